@@ -1,0 +1,17 @@
+/**
+ * The `mesh` executable: parses argv and dispatches to a mode or a tool
+ * command. Nothing else lives here.
+ *
+ * @module
+ */
+
+import { type Command, dispatch, processIo, versionCommand } from "./mesh/cli/mod.ts";
+
+/** Every command, in the order `mesh help` lists them. */
+export const commands: Command[] = [
+  versionCommand,
+];
+
+if (import.meta.main) {
+  Deno.exit(await dispatch(Deno.args, commands, processIo()));
+}
