@@ -5,11 +5,18 @@
  * @module
  */
 
-import { type Command, dispatch, processIo, versionCommand } from "./mesh/cli/mod.ts";
+import {
+  type Command,
+  dispatch,
+  processIo,
+  validateCommand,
+  versionCommand,
+} from "./mesh/cli/mod.ts";
 
 /** Every command, in the order `mesh help` lists them. */
 export const commands: Command[] = [
   versionCommand,
+  validateCommand,
 ];
 
 if (import.meta.main) {

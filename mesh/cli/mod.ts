@@ -7,3 +7,4 @@
 export * from "./args.ts";
 export * from "./command.ts";
 export { versionCommand } from "./version.ts";
+export { validateCommand } from "./validate.ts";
