@@ -5,9 +5,13 @@
  * @module
  */
 
+import { controlCommand } from "./control/mod.ts";
 import {
+  applyCommand,
   type Command,
+  deleteCommand,
   dispatch,
+  getCommand,
   processIo,
   validateCommand,
   versionCommand,
@@ -17,6 +21,10 @@ import {
 export const commands: Command[] = [
   versionCommand,
   validateCommand,
+  controlCommand,
+  applyCommand,
+  getCommand,
+  deleteCommand,
 ];
 
 if (import.meta.main) {

@@ -8,3 +8,7 @@ export * from "./args.ts";
 export * from "./command.ts";
 export { versionCommand } from "./version.ts";
 export { validateCommand } from "./validate.ts";
+export { applyCommand, readInputFiles } from "./apply.ts";
+export { deleteCommand } from "./delete.ts";
+export { formatAge, formatTable, getCommand, resourceTable } from "./get.ts";
+export * from "./control_client.ts";
