@@ -41,7 +41,10 @@ export interface ServiceInstance {
   address: string;
   /** The endpoint's port (a sidecar's inbound port). */
   port: number;
-  /** Service port name → endpoint port, for ServiceEntry/WorkloadEntry multi-port services. */
+  /**
+   * Service port (number as a decimal string, or name) → endpoint port, for
+   * ServiceEntry/WorkloadEntry multi-port services.
+   */
   ports?: Record<string, number>;
   labels: Record<string, string>;
   locality?: string;
