@@ -5,7 +5,11 @@ import { resources, withTempDir } from "./helpers.ts";
 
 const WRITER = new URL("./crash_writer.ts", import.meta.url).pathname;
 
-/** Reads a child's stdout lines into `lines`; resolves `ready` at the line `ready`. */
+/**
+ * Reads a child's stdout lines into `lines`; resolves once the writer has
+ * committed at least once, so every kill lands while commits are under way
+ * whatever the machine's load (a slow start must not make the test vacuous).
+ */
 function follow(child: Deno.ChildProcess, lines: string[]): Promise<void> {
   const ready = Promise.withResolvers<void>();
   (async () => {
@@ -17,7 +21,7 @@ function follow(child: Deno.ChildProcess, lines: string[]): Promise<void> {
         const line = buffer.slice(0, newline);
         buffer = buffer.slice(newline + 1);
         lines.push(line);
-        if (line === "ready") ready.resolve();
+        if (line.startsWith("commit")) ready.resolve();
       }
     }
     ready.reject(new Error(`writer exited before it was ready: ${lines.join("|")}`));
@@ -48,7 +52,6 @@ Deno.test("store: kill -9 while writing leaves the old or the new state, never a
     const seed = await ConfigStore.open(dir);
     await seed.apply(resources(bigState("a")));
     let lastRevision = seed.revision;
-    let killedAfterCommits = 0;
     const seen = new Set<string>();
     for (let round = 0; round < 20; round++) {
       const child = new Deno.Command(Deno.execPath(), {
@@ -58,19 +61,17 @@ Deno.test("store: kill -9 while writing leaves the old or the new state, never a
       }).spawn();
       const lines: string[] = [];
       await follow(child, lines);
-      // Random moments across several ~50-150 ms commits.
+      // Random moments across the following commits.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 400));
       child.kill("SIGKILL");
       const status = await child.status;
       assert.equal(status.signal, "SIGKILL");
-      if (lines.some((l) => l.startsWith("commit"))) killedAfterCommits++;
       const { state, revision } = await assertComplete(dir);
       seen.add(state);
       assert.ok(revision >= lastRevision, "the revision never goes back");
       lastRevision = revision;
     }
-    // The kills landed while the writer was committing, and both states were observed.
-    assert.ok(killedAfterCommits >= 5, `only ${killedAfterCommits} kills after a commit`);
+    // Every kill landed after at least one commit; both states were observed.
     assert.equal(seen.size, 2);
   });
 });
