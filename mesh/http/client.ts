@@ -143,9 +143,12 @@ const MAX_RESPONSE_HEAD_BUFFER = 64 * 1024 + 1024;
 
 class EmptyBeforeResponse extends Error {}
 
-async function readResponseHead(c: UpstreamConn, method: string): Promise<ResponseHead> {
+async function readResponseHead(
+  c: UpstreamConn,
+  method: string,
+  got: boolean,
+): Promise<ResponseHead> {
   const r = c.reader;
-  let got = false;
   for (;;) {
     if (r.end > r.start) {
       got = true;
@@ -249,7 +252,13 @@ export async function exchange(
     }
     const mayRetry = c.reused && attempt === 0;
     try {
-      await sendRequest(c, head, body, options.framing);
+      if (options.framing === Framing.NONE) {
+        // no body: the head goes out as is, awaited here rather than through helpers
+        const n = await c.conn.write(head);
+        if (n < head.length) await writeAll(c.conn, head.subarray(n));
+      } else {
+        await sendRequest(c, head, body, options.framing);
+      }
     } catch (err) {
       if (err instanceof DownstreamError) {
         deadlines.remove(c);
@@ -268,8 +277,16 @@ export async function exchange(
       }
     }
     try {
-      const rh = await readResponseHead(c, options.method);
-      return new UpstreamResponse(rh, c);
+      // fast path: one read brings the whole head (the usual case), no extra async frame
+      const r = c.reader;
+      let rh: ResponseHead | null = null;
+      let got = false;
+      if (r.end === r.start && r.end < r.buf.length && r.commit(await r.readRaw()) > 0) {
+        got = true;
+        rh = c.parser.parse(r, options.method, c.head);
+        if (rh !== null && rh.status < 200 && rh.status !== 101) rh = null;
+      }
+      return new UpstreamResponse(rh ?? await readResponseHead(c, options.method, got), c);
     } catch (err) {
       deadlines.remove(c);
       pool.release(c, false);

@@ -8,6 +8,8 @@
  * @module
  */
 
+import nodeTls from "node:tls";
+
 /** A connected byte stream. `read` fills the given buffer like `Deno.Conn.read`. */
 export interface ByteConn {
   /** Reads into `buf`; resolves the number of bytes read, or `null` at end of stream. */
@@ -26,6 +28,23 @@ export interface ByteConn {
   readonly localPort: number;
   /** Whether the stream is encrypted (feeds `x-forwarded-proto`). */
   readonly secure: boolean;
+  /**
+   * The verified peer certificate of a TLS connection that asked for one
+   * (mutual TLS through {@link listenNodeTls}); null or absent otherwise.
+   */
+  peerCertificate?(): PeerCertificate | null;
+}
+
+/** What the engine exposes of a peer's TLS certificate (for authentication). */
+export interface PeerCertificate {
+  /** Subject as `CN=...` style text. */
+  subject: string;
+  /** Subject alternative names as OpenSSL prints them (`URI:spiffe://..., DNS:...`). */
+  subjectAltName: string;
+  /** SHA-256 fingerprint, colon-separated hex. */
+  fingerprint256: string;
+  /** Whether the chain verified against the configured CA. */
+  authorized: boolean;
 }
 
 /** Writes all of `data`, looping over partial writes. */
@@ -115,12 +134,24 @@ export interface NodeSocketLike {
   readonly remotePort?: number;
   /** Local port. */
   readonly localPort?: number;
+  /** `node:tls`: whether the peer certificate verified. */
+  readonly authorized?: boolean;
+  /** `node:tls`: the peer certificate (empty object when none). */
+  getPeerCertificate?(): {
+    subject?: Record<string, string | string[]>;
+    subjectaltname?: string;
+    fingerprint256?: string;
+  } | null;
 }
+
+/** Bytes queued from data events before the socket is paused (backpressure). */
+const NODE_HIGH_WATER = 64 * 1024;
 
 /**
  * Adapts an event-based `node:net`/`node:tls` socket (used for mutual TLS) to
- * {@link ByteConn}. Data events are queued and the socket paused while a chunk
- * waits, so backpressure still reaches the peer.
+ * {@link ByteConn}. Data events are queued (up to 64 KiB, then the socket is
+ * paused, so backpressure still reaches the peer); a read with data queued
+ * resolves without waiting for an event.
  */
 export class NodeByteConn implements ByteConn {
   /** @inheritdoc */
@@ -132,10 +163,14 @@ export class NodeByteConn implements ByteConn {
   /** @inheritdoc */
   readonly secure: boolean;
   #sock: NodeSocketLike;
-  #pending: Uint8Array | null = null;
+  #chunks: Uint8Array[] = [];
+  #queued = 0;
+  #paused = false;
   #ended = false;
   #error: Error | null = null;
-  #waiter: (() => void) | null = null;
+  #waitBuf: Uint8Array | null = null;
+  #waitResolve: ((n: number | null) => void) | null = null;
+  #waitReject: ((err: Error) => void) | null = null;
 
   /** Wraps `sock`; `secure` tells whether it is a TLS socket. */
   constructor(sock: NodeSocketLike, secure = true) {
@@ -144,65 +179,107 @@ export class NodeByteConn implements ByteConn {
     this.remotePort = sock.remotePort ?? 0;
     this.localPort = sock.localPort ?? 0;
     this.secure = secure;
-    sock.on(
-      "data",
-      ((chunk: Uint8Array) => {
-        this.#pending = this.#pending === null ? chunk : concat(this.#pending, chunk);
-        sock.pause();
-        this.#wake();
-      }) as (...args: never[]) => void,
-    );
-    sock.on("end", () => {
+    sock.on("data", ((chunk: Uint8Array) => this.#onData(chunk)) as (...args: never[]) => void);
+    const onEnd = () => {
       this.#ended = true;
-      this.#wake();
-    });
-    sock.on("close", () => {
-      this.#ended = true;
-      this.#wake();
-    });
+      this.#settle();
+    };
+    sock.on("end", onEnd);
+    sock.on("close", onEnd);
     sock.on(
       "error",
       ((err: Error) => {
         this.#error = err;
-        this.#wake();
+        this.#settle();
       }) as (...args: never[]) => void,
     );
   }
 
-  #wake(): void {
-    const w = this.#waiter;
-    this.#waiter = null;
-    if (w !== null) w();
+  #onData(chunk: Uint8Array): void {
+    const buf = this.#waitBuf;
+    if (buf !== null && this.#chunks.length === 0) {
+      // a read is waiting: hand the bytes straight over
+      const resolve = this.#waitResolve!;
+      this.#clearWait();
+      const n = chunk.length <= buf.length ? chunk.length : buf.length;
+      buf.set(n === chunk.length ? chunk : chunk.subarray(0, n));
+      if (n < chunk.length) this.#enqueue(chunk.subarray(n));
+      resolve(n);
+      return;
+    }
+    this.#enqueue(chunk);
   }
 
-  /** @inheritdoc */
-  async read(buf: Uint8Array): Promise<number | null> {
-    while (this.#pending === null) {
-      if (this.#error !== null) throw this.#error;
-      if (this.#ended) return null;
-      await new Promise<void>((resolve) => {
-        this.#waiter = resolve;
-      });
+  #enqueue(chunk: Uint8Array): void {
+    this.#chunks.push(chunk);
+    this.#queued += chunk.length;
+    if (!this.#paused && this.#queued >= NODE_HIGH_WATER) {
+      this.#paused = true;
+      this.#sock.pause();
     }
-    const p = this.#pending;
-    const n = Math.min(p.length, buf.length);
-    buf.set(n === p.length ? p : p.subarray(0, n));
-    if (n === p.length) {
-      this.#pending = null;
+  }
+
+  #clearWait(): void {
+    this.#waitBuf = null;
+    this.#waitResolve = null;
+    this.#waitReject = null;
+  }
+
+  /** Completes a waiting read after end, close or error. */
+  #settle(): void {
+    if (this.#waitBuf === null) return;
+    const resolve = this.#waitResolve!;
+    const reject = this.#waitReject!;
+    this.#clearWait();
+    if (this.#error !== null) reject(this.#error);
+    else resolve(null);
+  }
+
+  /** Copies queued bytes into `buf`; returns the count. */
+  #take(buf: Uint8Array): number {
+    const chunks = this.#chunks;
+    let n = 0;
+    while (chunks.length > 0 && n < buf.length) {
+      const c = chunks[0];
+      const k = Math.min(c.length, buf.length - n);
+      buf.set(k === c.length ? c : c.subarray(0, k), n);
+      n += k;
+      if (k === c.length) chunks.shift();
+      else chunks[0] = c.subarray(k);
+    }
+    this.#queued -= n;
+    if (this.#paused && this.#queued < NODE_HIGH_WATER / 2) {
+      this.#paused = false;
       this.#sock.resume();
-    } else {
-      this.#pending = p.subarray(n);
     }
     return n;
   }
 
   /** @inheritdoc */
+  read(buf: Uint8Array): Promise<number | null> {
+    if (this.#queued > 0) return Promise.resolve(this.#take(buf));
+    if (this.#error !== null) return Promise.reject(this.#error);
+    if (this.#ended) return Promise.resolve(null);
+    if (this.#waitBuf !== null) return Promise.reject(new Error("concurrent read on a connection"));
+    return new Promise((resolve, reject) => {
+      this.#waitBuf = buf;
+      this.#waitResolve = resolve;
+      this.#waitReject = reject;
+    });
+  }
+
+  /** @inheritdoc */
   write(data: Uint8Array): Promise<number> {
     if (this.#error !== null) return Promise.reject(this.#error);
-    // node may keep a reference to the buffer until flushed; callers reuse theirs
+    // node keeps a reference until flushed, and callers reuse their buffers: copy.
+    // Below the socket's high-water mark node has taken the bytes, so resolve at
+    // once (a later failure surfaces as an error event); above it, wait for the
+    // flush so a fast writer cannot queue without bound.
     const copy = data.slice();
+    const n = copy.length;
     return new Promise((resolve, reject) => {
-      this.#sock.write(copy, (err) => err ? reject(err) : resolve(copy.length));
+      const ok = this.#sock.write(copy, (err) => err ? reject(err) : resolve(n));
+      if (ok) resolve(n);
     });
   }
 
@@ -210,20 +287,30 @@ export class NodeByteConn implements ByteConn {
   close(): void {
     this.#ended = true;
     this.#sock.destroy();
-    this.#wake();
+    this.#settle();
   }
 
   /** @inheritdoc */
   setNoDelay(on: boolean): void {
     this.#sock.setNoDelay(on);
   }
-}
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
+  /** @inheritdoc */
+  peerCertificate(): PeerCertificate | null {
+    const get = this.#sock.getPeerCertificate;
+    if (typeof get !== "function") return null;
+    const c = get.call(this.#sock);
+    if (c === null || c === undefined || c.fingerprint256 === undefined) return null;
+    const subject = c.subject === undefined
+      ? ""
+      : Object.entries(c.subject).map(([k, v]) => `${k}=${v}`).join(", ");
+    return {
+      subject,
+      subjectAltName: c.subjectaltname ?? "",
+      fingerprint256: c.fingerprint256,
+      authorized: this.#sock.authorized === true,
+    };
+  }
 }
 
 /** Options for {@link connectTcp}. */
@@ -232,10 +319,17 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Use TLS (`Deno.connectTls`). */
   tls?: boolean;
-  /** CA certificates (PEM) for TLS. */
+  /** CA certificates (PEM) for TLS; the peer's chain must verify against them (or the web roots). */
   caCerts?: string[];
-  /** Server name for TLS verification; defaults to `host`. */
+  /**
+   * Server name for SNI and verification when it differs from `host` (e.g.
+   * connecting to an IP); then the connection goes through `node:tls`.
+   */
   serverName?: string;
+  /** Client certificate chain (PEM) for mutual TLS; needs `key`. */
+  cert?: string;
+  /** Private key (PEM) for `cert`. */
+  key?: string;
 }
 
 /** Raised when a connect attempt did not finish within its timeout. */
@@ -247,18 +341,39 @@ export class ConnectTimeoutError extends Error {
   }
 }
 
-/** Opens a TCP (or TLS) connection to `host:port` with TCP_NODELAY set. */
+function openConn(host: string, port: number, options: ConnectOptions): Promise<ByteConn> {
+  if (options.tls !== true) {
+    return Deno.connect({ hostname: host, port }).then((c) => new DenoByteConn(c, false));
+  }
+  if (options.serverName !== undefined && options.serverName !== host) {
+    return connectNodeTls(host, port, options);
+  }
+  const tlsOptions: Deno.ConnectTlsOptions & Partial<Deno.TlsCertifiedKeyPem> = {
+    hostname: host,
+    port,
+    caCerts: options.caCerts,
+  };
+  if (options.cert !== undefined && options.key !== undefined) {
+    tlsOptions.cert = options.cert;
+    tlsOptions.key = options.key;
+  }
+  return Deno.connectTls(tlsOptions as Deno.ConnectTlsOptions).then((c) =>
+    new DenoByteConn(c, true)
+  );
+}
+
+/**
+ * Opens a TCP (or TLS, optionally with a client certificate) connection to
+ * `host:port` with TCP_NODELAY set.
+ */
 export async function connectTcp(
   host: string,
   port: number,
   options: ConnectOptions = {},
 ): Promise<ByteConn> {
-  const tls = options.tls === true;
-  const p: Promise<Deno.Conn> = tls
-    ? Deno.connectTls({ hostname: host, port, caCerts: options.caCerts })
-    : Deno.connect({ hostname: host, port });
+  const p = openConn(host, port, options);
   const ms = options.timeoutMs ?? 0;
-  let conn: Deno.Conn;
+  let conn: ByteConn;
   if (ms > 0) {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -276,9 +391,40 @@ export async function connectTcp(
   } else {
     conn = await p;
   }
-  const bc = new DenoByteConn(conn, tls);
-  bc.setNoDelay(true);
-  return bc;
+  conn.setNoDelay(true);
+  return conn;
+}
+
+/**
+ * Opens a TLS connection through `node:tls`: SNI and verification use
+ * `options.serverName` (default `host`), and a client certificate is sent
+ * when `cert`/`key` are given. The chain must verify against `caCerts`.
+ */
+export function connectNodeTls(
+  host: string,
+  port: number,
+  options: ConnectOptions = {},
+): Promise<ByteConn> {
+  return new Promise((resolve, reject) => {
+    const sock = nodeTls.connect({
+      host,
+      port,
+      servername: options.serverName ?? host,
+      ca: options.caCerts,
+      cert: options.cert,
+      key: options.key,
+      rejectUnauthorized: true,
+    });
+    const onError = (err: Error) => {
+      sock.destroy();
+      reject(err);
+    };
+    sock.once("error", onError);
+    sock.once("secureConnect", () => {
+      sock.off("error", onError);
+      resolve(new NodeByteConn(sock as unknown as NodeSocketLike, true));
+    });
+  });
 }
 
 /** A source of accepted connections. */
@@ -378,4 +524,100 @@ export function listenTcp(options: ListenOptions): ByteListener {
     return new DenoByteListener(Deno.listen({ hostname, port: options.port, reusePort: true }));
   }
   return new DenoByteListener(Deno.listen({ hostname, port: options.port }));
+}
+
+/** Options for {@link listenNodeTls}. */
+export interface NodeTlsListenOptions {
+  /** Address to bind; default 127.0.0.1. */
+  hostname?: string;
+  /** Port; 0 picks a free one. */
+  port: number;
+  /** PEM certificate chain. */
+  cert: string;
+  /** PEM private key for `cert`. */
+  key: string;
+  /**
+   * CA certificates (PEM) client certificates must chain to. When given, a
+   * client certificate is required: a client without a valid one fails the
+   * handshake and never reaches the server.
+   */
+  clientCa?: string[];
+}
+
+/**
+ * A TLS listener over `node:tls`, for what `Deno.listenTls` cannot do in Deno
+ * 2.9: requesting and verifying client certificates (mutual TLS). Accepted
+ * connections are {@link NodeByteConn}s exposing `peerCertificate()`.
+ */
+export class NodeTlsListener implements ByteListener {
+  /** @inheritdoc */
+  readonly hostname: string;
+  /** @inheritdoc */
+  port = 0;
+  /** Handshakes that failed (no or bad client certificate, protocol errors). */
+  handshakeFailures = 0;
+  #server: nodeTls.Server;
+  #ready: NodeByteConn[] = [];
+  #waiters: { resolve: (c: ByteConn) => void; reject: (e: Error) => void }[] = [];
+  #closed = false;
+
+  /** Creates the server; call {@link listen} (or use {@link listenNodeTls}). */
+  constructor(options: NodeTlsListenOptions) {
+    this.hostname = options.hostname ?? "127.0.0.1";
+    const mutual = options.clientCa !== undefined;
+    this.#server = nodeTls.createServer({
+      cert: options.cert,
+      key: options.key,
+      ca: options.clientCa,
+      requestCert: mutual,
+      rejectUnauthorized: mutual,
+    }, (sock) => {
+      const c = new NodeByteConn(sock as unknown as NodeSocketLike, true);
+      c.setNoDelay(true);
+      const w = this.#waiters.shift();
+      if (w !== undefined) w.resolve(c);
+      else this.#ready.push(c);
+    });
+    this.#server.on("tlsClientError", (_err: Error, sock: { destroy(): void }) => {
+      this.handshakeFailures++;
+      sock.destroy();
+    });
+  }
+
+  /** Binds; resolves once listening (`port` is then the bound one). */
+  listen(port: number): Promise<this> {
+    return new Promise((resolve, reject) => {
+      this.#server.once("error", reject);
+      this.#server.listen(port, this.hostname, () => {
+        this.#server.off("error", reject);
+        const a = this.#server.address();
+        this.port = typeof a === "object" && a !== null ? a.port : port;
+        resolve(this);
+      });
+    });
+  }
+
+  /** @inheritdoc */
+  accept(): Promise<ByteConn> {
+    const c = this.#ready.shift();
+    if (c !== undefined) return Promise.resolve(c);
+    if (this.#closed) return Promise.reject(new Deno.errors.BadResource("listener closed"));
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** @inheritdoc */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#server.close();
+    for (const c of this.#ready.splice(0)) c.close();
+    for (const w of this.#waiters.splice(0)) {
+      w.reject(new Deno.errors.BadResource("listener closed"));
+    }
+  }
+}
+
+/** Listens with TLS through `node:tls`, requiring client certificates when `clientCa` is given. */
+export function listenNodeTls(options: NodeTlsListenOptions): Promise<NodeTlsListener> {
+  return new NodeTlsListener(options).listen(options.port);
 }

@@ -285,6 +285,32 @@ class ServerConnection {
     this.conn.close();
   }
 
+  /** Parses a head from what is buffered, without I/O; null when more bytes are needed. */
+  tryHead(): RequestHead | null {
+    const reader = this.reader;
+    if (reader.end === reader.start) {
+      if (this.waiting !== WAIT_IDLE) this.#markWaiting();
+      return null;
+    }
+    const head = this.parser.parse(reader, this.head);
+    if (head === null) this.#markWaiting();
+    return head;
+  }
+
+  /** Starts the idle or header timeout clock for the state the parser is in. */
+  #markWaiting(): void {
+    const server = this.server;
+    if (this.parser.started) {
+      if (this.waiting !== WAIT_HEAD) {
+        this.waiting = WAIT_HEAD;
+        this.deadline = server.headerTimeoutMs > 0 ? Date.now() + server.headerTimeoutMs : 0;
+      }
+    } else if (this.waiting !== WAIT_IDLE) {
+      this.waiting = WAIT_IDLE;
+      this.deadline = server.idleTimeoutMs > 0 ? Date.now() + server.idleTimeoutMs : 0;
+    }
+  }
+
   async readHead(): Promise<RequestHead | null> {
     const reader = this.reader;
     const parser = this.parser;
@@ -324,7 +350,16 @@ class ServerConnection {
         if (server.draining && !this.busy && this.reader.end === this.reader.start) break;
         let head: RequestHead | null;
         try {
-          head = await this.readHead();
+          // fast path: a pipelined head already buffered, or one read brings a whole head
+          head = this.tryHead();
+          if (head === null) {
+            const r = this.reader;
+            if (r.end === r.buf.length) head = await this.readHead();
+            else if (r.commit(await r.readRaw()) === 0) head = null;
+            else head = this.tryHead() ?? await this.readHead();
+            if (head === null) break;
+          }
+          this.waiting = WAIT_NONE;
         } catch (err) {
           if (err instanceof ProtocolError && !this.closed) await this.reject(err);
           break;

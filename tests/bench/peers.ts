@@ -166,6 +166,11 @@ export async function startMesh(
     Deno.execPath(),
     "run",
     "-A",
+    // The same V8 setting the compiled binary carries (deno.json "compile"):
+    // a 4 MiB young generation cuts peak RSS by ~16-20 MiB at no CPU cost.
+    // --unstable-net lets --workers use reusePort without re-executing itself.
+    "--v8-flags=--max-semi-space-size=4",
+    "--unstable-net",
     options.entry,
     "--port",
     "0",
