@@ -13,6 +13,7 @@ import {
   dispatch,
   getCommand,
   processIo,
+  proxyStatusCommand,
   validateCommand,
   versionCommand,
 } from "./mesh/cli/mod.ts";
@@ -25,6 +26,7 @@ export const commands: Command[] = [
   applyCommand,
   getCommand,
   deleteCommand,
+  proxyStatusCommand,
 ];
 
 if (import.meta.main) {

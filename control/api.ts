@@ -13,6 +13,10 @@
  * | POST | /v1/registry/heartbeat | `{id}`: extend its TTL (404: register again) |
  * | POST | /v1/registry/deregister | `{id}` |
  * | GET | /v1/registry | every instance (`?service=&namespace=`) |
+ * | POST | /v1/discovery | `{proxy, version?}`: a proxy's snapshot stream (`text/event-stream`) |
+ * | POST | /v1/discovery/ack | `{connection, version, error?}`: ACK or NACK a snapshot |
+ * | GET | /v1/proxies | connected proxies with SYNCED/STALE/NACKED status |
+ * | GET | /v1/wait | `?revision=N&timeout=30s`: until every proxy serves revision N |
  * | GET | /healthz | `{status: "ok", revision}` |
  *
  * @module
@@ -20,7 +24,7 @@
 
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { parseSource } from "../mesh/config/mod.ts";
+import { parseDuration, parseSource } from "../mesh/config/mod.ts";
 import {
   type ApiErrorBody,
   type ApiFile,
@@ -34,6 +38,7 @@ import {
 import { toApiDiagnostic, validateFiles } from "./input.ts";
 import { RegistrationError } from "./registry/mod.ts";
 import type { ControlPlane } from "./plane.ts";
+import { DiscoveryError, type PushServer } from "./push.ts";
 import { type DeleteRef, ReadOnlyError } from "./store/mod.ts";
 
 /** Default request body limit: 4 MiB. */
@@ -54,9 +59,12 @@ class HttpError extends Error {
   }
 }
 
-/** Builds the API over a control plane's store and registry. */
+/** Longest `GET /v1/wait` timeout. */
+const MAX_WAIT_MS = 10 * 60_000;
+
+/** Builds the API over a control plane's store, registry and (when given) push server. */
 export function createApi(
-  plane: Pick<ControlPlane, "store" | "registry" | "domain">,
+  plane: Pick<ControlPlane, "store" | "registry" | "domain"> & { push?: PushServer },
   options: ApiOptions = {},
 ): Hono {
   const { store, registry } = plane;
@@ -85,6 +93,12 @@ export function createApi(
       return c.json(error.body ?? errorBody(error.message), error.status);
     }
     if (error instanceof ReadOnlyError) return c.json(errorBody(error.message), 409);
+    if (error instanceof DiscoveryError) {
+      return c.json(
+        errorBody(error.message, error.details.map((text) => ({ text }))),
+        error.status,
+      );
+    }
     if (error instanceof RegistrationError) {
       return c.json(errorBody(error.message, error.details.map((text) => ({ text }))), 400);
     }
@@ -210,7 +224,57 @@ export function createApi(
     });
   });
 
+  app.post("/v1/discovery", async (c) => {
+    const { stream } = pushOf(plane).connect(await readJson(c, maxBodyBytes));
+    return new Response(stream, {
+      headers: {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+        "x-accel-buffering": "no",
+      },
+    });
+  });
+
+  app.post("/v1/discovery/ack", async (c) => {
+    const status = pushOf(plane).ack(await readJson(c, maxBodyBytes));
+    if (status === undefined) {
+      throw new HttpError(
+        404,
+        "unknown discovery connection (the stream ended or was replaced); connect again",
+      );
+    }
+    return c.json({ status });
+  });
+
+  app.get("/v1/proxies", (c) => {
+    return c.json({ revision: String(store.revision), proxies: pushOf(plane).proxies() });
+  });
+
+  app.get("/v1/wait", async (c) => {
+    const revisionText = c.req.query("revision") ?? "";
+    if (!/^\d+$/.test(revisionText)) {
+      throw new HttpError(
+        400,
+        "revision: give the store revision an apply returned, e.g. ?revision=7",
+      );
+    }
+    const timeoutText = c.req.query("timeout") ?? "30s";
+    const timeoutMs = parseDuration(timeoutText);
+    if (timeoutMs === undefined || timeoutMs > MAX_WAIT_MS) {
+      throw new HttpError(400, `timeout ${timeoutText}: give a duration up to 10m, e.g. 30s`);
+    }
+    // Not tied to the request's abort signal (Deno's legacy signal also fires after a
+    // successful response); a caller that goes away leaves a waiter until its timeout.
+    const result = await pushOf(plane).wait(Number(revisionText), { timeoutMs });
+    return c.json(result);
+  });
+
   return app;
+}
+
+function pushOf(plane: { push?: PushServer }): PushServer {
+  if (!plane.push) throw new HttpError(404, "this control plane does not serve discovery");
+  return plane.push;
 }
 
 function errorBody(error: string, details?: ApiErrorBody["details"]): ApiErrorBody {

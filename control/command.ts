@@ -149,7 +149,9 @@ export const controlCommand: Command = {
     for (const signal of signals) Deno.addSignalListener(signal, stop);
     await stopped.promise;
     for (const signal of signals) Deno.removeSignalListener(signal, stop);
-    // Stop accepting, let requests in flight finish, then persist what is pending.
+    // End the discovery streams (they never finish by themselves), stop accepting, let
+    // requests in flight finish, then persist what is pending.
+    plane.push.close();
     await server.shutdown();
     await plane.close();
     return 0;

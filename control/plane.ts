@@ -1,9 +1,8 @@
 /**
  * The control plane's parts wired together: the config store, the registry
- * (whose ServiceEntry/WorkloadEntry instances follow the store and DNS), and
- * the `--config-dir` source. The API and, later, the snapshot builder and
- * push stream work from {@link ControlPlane.store} and
- * {@link ControlPlane.registry} and their `subscribe` hooks.
+ * (whose ServiceEntry/WorkloadEntry instances follow the store and DNS), the
+ * `--config-dir` source, and the push server that streams per-proxy
+ * snapshots built from the store and the registry.
  *
  * @module
  */
@@ -11,6 +10,7 @@
 import { formatDiagnostic } from "../mesh/config/mod.ts";
 import { DirWatcher, readConfigDir } from "./config_dir.ts";
 import { validateFiles } from "./input.ts";
+import { PushServer } from "./push.ts";
 import { deriveInstances, DnsCache, dnsNames, Registry, type Resolver } from "./registry/mod.ts";
 import { ConfigStore } from "./store/mod.ts";
 
@@ -32,6 +32,12 @@ export interface ControlPlaneOptions {
   configDirDebounceMs?: number;
   /** Where operational messages go (default stderr). */
   log?: (line: string) => void;
+  /** Trailing debounce of snapshot pushes in milliseconds (default 50). */
+  pushDebounceMs?: number;
+  /** Longest delay of a push after the first change of a burst (default 500). */
+  pushMaxDelayMs?: number;
+  /** Keepalive period of discovery streams in milliseconds (default 15000). */
+  keepaliveMs?: number;
 }
 
 /** A `--config-dir` that does not validate at start; the message lists every error. */
@@ -44,6 +50,7 @@ export class ControlPlane {
   readonly store: ConfigStore;
   readonly registry: Registry;
   readonly dns: DnsCache;
+  readonly push: PushServer;
   readonly domain: string;
   readonly #options: ControlPlaneOptions;
   readonly #log: (line: string) => void;
@@ -61,6 +68,12 @@ export class ControlPlane {
       refreshMs: options.dnsRefreshMs,
       resolver: options.resolver,
       onChange: () => this.#refreshDerived(),
+    });
+    this.push = new PushServer(this, {
+      debounceMs: options.pushDebounceMs,
+      maxDelayMs: options.pushMaxDelayMs,
+      keepaliveMs: options.keepaliveMs,
+      log: this.#log,
     });
   }
 
@@ -85,9 +98,10 @@ export class ControlPlane {
     return plane;
   }
 
-  /** Starts the registry sweep and watching `--config-dir`. */
+  /** Starts the registry sweep, pushing snapshots and watching `--config-dir`. */
   start(): void {
     this.registry.start();
+    this.push.start();
     const dir = this.#options.configDir;
     if (dir !== undefined && !this.#watcher) {
       this.#watcher = new DirWatcher(dir, () => {
@@ -130,8 +144,9 @@ export class ControlPlane {
     return undefined;
   }
 
-  /** Stops timers and watchers, and persists the registry. */
+  /** Ends discovery streams, stops timers and watchers, and persists the registry. */
   async close(): Promise<void> {
+    this.push.close();
     this.#unsubscribe?.();
     await this.#watcher?.close();
     await this.#reloading;

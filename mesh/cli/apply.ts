@@ -1,7 +1,12 @@
 import { join } from "node:path";
 import { type CliIo, type Command, noPositionals, UsageError } from "./command.ts";
 import { CliError } from "./args.ts";
+import { formatDuration, parseDuration } from "../config/mod.ts";
+import type { ProxyStatus } from "../model/mod.ts";
 import { type ApiFile, CONTROL_FLAGS, ControlClient, ControlError } from "./control_client.ts";
+
+/** Default of `apply --timeout`. */
+const DEFAULT_WAIT_TIMEOUT = "30s";
 
 /**
  * Reads what `-f` names: files, directories (recursively `*.yaml`, `*.yml`,
@@ -67,17 +72,29 @@ export const FILENAME_FLAG = {
  * all-or-nothing request. Prints `kind.group/name created|configured|unchanged`
  * per resource; on any error prints every diagnostic (as `mesh validate`
  * does) and exits 1 with nothing applied.
+ *
+ * With `--wait` it then waits (up to `--timeout`, default 30s) until every
+ * connected proxy has ACKed a snapshot built from the store revision the
+ * apply produced or a later one, and fails naming the proxies that did not
+ * (with their NACK errors). The configuration stays stored either way.
  */
 export const applyCommand: Command = {
   name: "apply",
   summary: "store Istio resources in the control plane (all or nothing)",
-  usage: "-f PATH... [--wait] [--control URL] [--token-file FILE]",
+  usage: "-f PATH... [--wait [--timeout 30s]] [--control URL] [--token-file FILE]",
   flags: [
     FILENAME_FLAG,
     {
       name: "wait",
       kind: "boolean",
       description: "return once every connected proxy serves the new configuration",
+    },
+    {
+      name: "timeout",
+      kind: "string",
+      value: "DURATION",
+      default: DEFAULT_WAIT_TIMEOUT,
+      description: "with --wait: how long to wait for the proxies before failing",
     },
     ...CONTROL_FLAGS,
   ],
@@ -87,19 +104,46 @@ export const applyCommand: Command = {
     if (paths.length === 0) {
       throw new UsageError("no input; name files or directories with -f PATH (or -f - for stdin)");
     }
-    const client = await ControlClient.fromArgs(args);
+    const wait = args.values.get("wait") === "true";
+    const timeoutText = args.values.get("timeout") ?? DEFAULT_WAIT_TIMEOUT;
+    const timeoutMs = parseDuration(timeoutText);
+    if (timeoutMs === undefined || timeoutMs <= 0 || timeoutMs > 600_000) {
+      throw new UsageError(`--timeout ${timeoutText}: give a duration up to 10m, e.g. 30s`);
+    }
+    // The wait call itself must outlive the server-side wait.
+    const client = await ControlClient.fromArgs(args, {
+      timeoutMs: wait ? Math.max(30_000, timeoutMs + 10_000) : undefined,
+    });
     const files = await readInputFiles(paths, io);
     const response = await client.apply(files).catch((error) => reportControlError(error, io));
     if (response.warnings.length > 0) {
       io.err(response.warnings.map((d) => d.text).join("\n") + "\n");
     }
     io.out(response.results.map((r) => r.message).join("\n") + "\n");
-    if (args.values.get("wait") === "true") {
+    if (wait) {
+      const result = await client.wait(response.revision, timeoutMs);
+      if (!result.synced) {
+        throw new CliError(
+          `stored at revision ${response.revision}, but ${result.pending.length} of ` +
+            `${result.connected} connected ${result.connected === 1 ? "proxy" : "proxies"} ` +
+            `did not acknowledge it within ${formatDuration(timeoutMs)}: ` +
+            result.pending.map(describePending).join("; ") +
+            ". Check them with 'mesh proxy-status'",
+        );
+      }
       io.err(
-        `note: stored at revision ${response.revision}; --wait does not wait for proxies yet ` +
-          "(no push stream in this version)\n",
+        result.connected === 0
+          ? `revision ${response.revision} stored; no proxies are connected\n`
+          : `revision ${response.revision} is served by all connected proxies ` +
+            `(${result.connected === 1 ? "1 proxy" : `${result.connected} proxies`})\n`,
       );
     }
     return 0;
   },
 };
+
+function describePending(proxy: ProxyStatus): string {
+  const what = `${proxy.id} (${proxy.mode} ${proxy.namespace}/${proxy.name})`;
+  if (proxy.status === "NACKED") return `${what} rejected it: ${proxy.error ?? "no reason given"}`;
+  return `${what} is ${proxy.status}`;
+}

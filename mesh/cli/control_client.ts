@@ -10,6 +10,13 @@
  */
 
 import { type Diagnostic, type KindName, KINDS, type Resource } from "../config/mod.ts";
+import type {
+  ProxiesResponse,
+  RegisterResponse,
+  Registration,
+  RegistryResponse,
+  WaitResponse,
+} from "../model/api.ts";
 import { CliError, type FlagSpec, type ParsedArgs, UsageError } from "./args.ts";
 
 /** Where the tool commands look for the control plane unless told otherwise. */
@@ -99,65 +106,24 @@ export interface ListResponse {
   items: StoredResource[];
 }
 
-/** What a proxy registers for itself. */
-export interface Registration {
-  service: string;
-  /** Default `default`. */
-  namespace?: string;
-  /** `app=<service>` is added when missing. */
-  labels?: Record<string, string>;
-  /** An IP address. */
-  address: string;
-  /** The instance's inbound port. */
-  port: number;
-  /** `region/zone/subzone`. */
-  locality?: string;
-  serviceAccount?: string;
-}
-
-/** Where an instance came from. */
-export type InstanceSource = "registration" | "ServiceEntry" | "WorkloadEntry";
-
-/** One endpoint of a service, registered or derived from configuration. */
-export interface Instance {
-  /** Registrations: `namespace/service/address:port`; derived: from the resource. */
-  id: string;
-  source: InstanceSource;
-  /** Service name (registrations) or ServiceEntry host. */
-  service: string;
-  namespace: string;
-  /** Fully qualified host the instance serves. */
-  hostname: string;
-  address: string;
-  /** The port traffic is sent to (a registration's inbound port). */
-  port: number;
-  /** ServiceEntry instances: service port number (decimal string) → endpoint port. */
-  ports?: Record<string, number>;
-  labels: Record<string, string>;
-  locality?: string;
-  serviceAccount?: string;
-  network?: string;
-  /** Relative load-balancing weight, when configured. */
-  weight?: number;
-  /** Registrations: expiry as wall-clock milliseconds since the epoch. */
-  expiresAt?: number;
-  /** Derived instances: the resource that defines it, e.g. `ServiceEntry default/ext`. */
-  origin?: string;
-}
-
-/** Body of `POST /v1/registry/register` and `/heartbeat`. */
-export interface RegisterResponse {
-  instance: Instance;
-  ttlMs: number;
-  /** How often the caller should heartbeat (a third of the TTL). */
-  heartbeatIntervalMs: number;
-}
-
-/** Body of `GET /v1/registry`. */
-export interface RegistryResponse {
-  revision: string;
-  instances: Instance[];
-}
+// The registry and discovery wire types live in mesh/model (the proxies' discovery client
+// uses them too); re-exported here so callers keep one import.
+export type {
+  AckRequest,
+  AckResponse,
+  DiscoveryHello,
+  DiscoveryRequest,
+  Instance,
+  InstanceSource,
+  ProxiesResponse,
+  ProxyStatus,
+  ProxySyncStatus,
+  RegisterResponse,
+  Registration,
+  RegistryResponse,
+  SnapshotFrame,
+  WaitResponse,
+} from "../model/api.ts";
 
 // ---------------------------------------------------------------- kinds
 
@@ -287,11 +253,14 @@ export class ControlClient {
   }
 
   /** A client from a command's `--control` and `--token-file` flags. */
-  static async fromArgs(args: ParsedArgs): Promise<ControlClient> {
+  static async fromArgs(
+    args: ParsedArgs,
+    options: { timeoutMs?: number } = {},
+  ): Promise<ControlClient> {
     const url = args.values.get("control") ?? DEFAULT_CONTROL_URL;
     const tokenFile = args.values.get("token-file");
     const token = tokenFile ? await readToken(tokenFile) : undefined;
-    return new ControlClient(url, { token });
+    return new ControlClient(url, { token, timeoutMs: options.timeoutMs });
   }
 
   /** Sends one request; JSON bodies for objects, text as is. Throws {@link ControlError}. */
@@ -382,6 +351,21 @@ export class ControlClient {
   /** `POST /v1/registry/deregister`. */
   deregister(id: string): Promise<{ removed: boolean }> {
     return this.request("POST", "/v1/registry/deregister", { id });
+  }
+
+  /** `GET /v1/proxies`: every connected proxy and its sync status. */
+  proxies(): Promise<ProxiesResponse> {
+    return this.request("GET", "/v1/proxies");
+  }
+
+  /**
+   * `GET /v1/wait`: resolves once every connected proxy serves config-store
+   * `revision` (or a later one), or after `timeoutMs` with `synced: false`.
+   * Construct the client with a `timeoutMs` longer than the wait.
+   */
+  wait(revision: string, timeoutMs: number): Promise<WaitResponse> {
+    const query = `revision=${encodeURIComponent(revision)}&timeout=${Math.ceil(timeoutMs)}ms`;
+    return this.request("GET", `/v1/wait?${query}`);
   }
 
   /** `GET /v1/registry`. */

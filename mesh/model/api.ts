@@ -6,7 +6,7 @@
  * | method | path | body / answer |
  * | --- | --- | --- |
  * | POST | /v1/registry/register | {@link Registration} → {@link RegisterResponse} |
- * | POST | /v1/discovery | {@link DiscoveryRequest} → `text/event-stream` of {@link DiscoveryHello} and snapshots |
+ * | POST | /v1/discovery | {@link DiscoveryRequest} → `text/event-stream`: {@link DiscoveryHello}, then {@link SnapshotFrame}s |
  * | POST | /v1/discovery/ack | {@link AckRequest} → {@link AckResponse} |
  * | GET | /v1/proxies | {@link ProxiesResponse} |
  * | GET | /v1/wait?revision=N&timeout=30s | {@link WaitResponse} |
@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { ProxyIdentity } from "./snapshot.ts";
+import type { ProxyIdentity, Snapshot } from "./snapshot.ts";
 
 // ---------------------------------------------------------------- registry
 
@@ -89,7 +89,21 @@ export interface DiscoveryRequest {
    * nothing and counts the proxy as synced.
    */
   version?: string;
+  /**
+   * `gzip`: snapshot events carry `resources` and `instances` compressed
+   * (see {@link SnapshotFrame}); about 25× smaller for typical configuration.
+   */
+  encoding?: "gzip";
 }
+
+/**
+ * The JSON of an `event: snapshot` (`id:` is the version): a {@link Snapshot},
+ * or with `encoding: "gzip"` its `resources` and `instances` as `content`,
+ * the base64 of the gzip of `{"resources": [...], "instances": [...]}`.
+ */
+export type SnapshotFrame =
+  | Snapshot & { encoding?: undefined }
+  | Omit<Snapshot, "resources" | "instances"> & { encoding: "gzip"; content: string };
 
 /** First event (`event: hello`) of a discovery stream. */
 export interface DiscoveryHello {

@@ -149,7 +149,7 @@ Deno.test("mesh control + apply/get/delete as real processes", async () => {
     const again = await mesh(["apply", "-f", "-", "--wait"], { env, stdin: REVIEWS });
     assert.equal(again.code, 0, again.stderr);
     assert.equal(again.stdout, "virtualservice.networking.istio.io/reviews unchanged\n");
-    assert.match(again.stderr, /--wait does not wait for proxies yet/);
+    assert.match(again.stderr, /no proxies are connected/);
 
     // One bad file among good ones: every error, exactly as `mesh validate` prints them.
     const [rejected, validated] = await Promise.all([
