@@ -660,11 +660,12 @@ export function gatewayNames(): z.ZodArray<z.ZodString> {
 }
 
 /**
- * `exportTo`: namespaces (`.` own, `*` all; `~` none when `allowNone`), no
- * duplicates, `*` and `~` alone.
+ * `exportTo`: namespaces (`.` own, `*` all, `~` none — Istio's
+ * `visibility.Instance.Validate` accepts `~` for every kind), no duplicates,
+ * `*` and `~` alone.
  */
 export function exportTo(options: { allowNone?: boolean } = {}): z.ZodArray<z.ZodString> {
-  const allowNone = options.allowNone ?? false;
+  const allowNone = options.allowNone ?? true;
   return stringList().superRefine((values, ctx) => {
     const seen = new Set<string>();
     values.forEach((value, index) => {

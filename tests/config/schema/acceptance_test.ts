@@ -22,6 +22,12 @@ Deno.test("accepts valid edge cases that Istio accepts", async (t) => {
         route,
       }],
     }],
+    ["exportTo ~ (visible nowhere) on a VirtualService", "VirtualService", {
+      hosts: ["r"],
+      exportTo: ["~"],
+      http: [{ route }],
+    }],
+    ["exportTo ~ on a DestinationRule", "DestinationRule", { host: "r", exportTo: ["~"] }],
     ["empty uri prefix", "VirtualService", {
       hosts: ["r"],
       http: [{ match: [{ uri: { prefix: "" } }], route }],
