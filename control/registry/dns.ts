@@ -21,11 +21,47 @@ export interface DnsCacheOptions {
   onChange?: () => void;
 }
 
-/** `Deno.resolveDns` for A records, falling back to AAAA. */
+/**
+ * Resolves like the C library does, in the order `/etc/nsswitch.conf`
+ * usually gives: `localhost` names (RFC 6761) and `/etc/hosts` first, then
+ * DNS. `Deno.resolveDns` alone would skip `/etc/hosts` and send every name,
+ * even `localhost`, to the configured nameserver.
+ */
 export async function systemResolver(name: string): Promise<string[]> {
+  const local = await hostsFileLookup(name);
+  if (local.length > 0) return local;
   const v4 = await Deno.resolveDns(name, "A").catch(() => [] as string[]);
   if (v4.length > 0) return v4.sort();
   return (await Deno.resolveDns(name, "AAAA")).sort();
+}
+
+/**
+ * Addresses of `name` from `localhost` rules and `/etc/hosts` (re-read on
+ * every call: it is small and lookups happen once per refresh interval).
+ */
+export async function hostsFileLookup(name: string, path = "/etc/hosts"): Promise<string[]> {
+  const wanted = name.toLowerCase().replace(/\.$/, "");
+  if (wanted === "localhost" || wanted.endsWith(".localhost")) return ["127.0.0.1"];
+  let text = "";
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    return [];
+  }
+  return parseHostsFile(text, wanted);
+}
+
+/** The addresses `/etc/hosts`-format `text` gives `name` (lower case), IPv4 first. */
+export function parseHostsFile(text: string, name: string): string[] {
+  const v4: string[] = [];
+  const v6: string[] = [];
+  for (const raw of text.split("\n")) {
+    const fields = raw.replace(/#.*/, "").trim().split(/\s+/);
+    if (fields.length < 2) continue;
+    if (!fields.slice(1).some((alias) => alias.toLowerCase() === name)) continue;
+    (fields[0].includes(":") ? v6 : v4).push(fields[0]);
+  }
+  return v4.length > 0 ? v4.sort() : v6.sort();
 }
 
 /** Addresses of the names currently wanted, refreshed in the background. */
