@@ -52,9 +52,14 @@ export interface StringMatch {
   regex?: string;
 }
 
-/** Labels that select workloads. */
+/** Labels that select workloads (`istio.type.v1beta1.WorkloadSelector`: DR, PA, AP). */
 export interface WorkloadSelector {
   matchLabels: Record<string, string>;
+}
+
+/** Labels that select workloads (`networking.v1alpha3.WorkloadSelector`: Sidecar, ServiceEntry). */
+export interface LabelSelector {
+  labels: Record<string, string>;
 }
 
 /** A port selector (`destination.port`). */
@@ -461,7 +466,7 @@ export interface ServiceEntrySpec {
   /** Default NONE. */
   resolution: "NONE" | "STATIC" | "DNS" | "DNS_ROUND_ROBIN" | "DYNAMIC_DNS";
   endpoints: WorkloadEntrySpec[];
-  workloadSelector?: WorkloadSelector;
+  workloadSelector?: LabelSelector;
   /** Default `["*"]`. */
   exportTo: string[];
   subjectAltNames: string[];
@@ -538,7 +543,7 @@ export interface ServerTLSSettings {
 
 /** A normalized Sidecar spec (egress hosts literal). */
 export interface SidecarSpec {
-  workloadSelector?: WorkloadSelector;
+  workloadSelector?: LabelSelector;
   ingress: IstioIngressListener[];
   egress: IstioEgressListener[];
   inboundConnectionPool?: ConnectionPoolSettings;

@@ -822,7 +822,7 @@ class Compiler {
     const pick =
       sidecars.filter((s) =>
         s.metadata.namespace === proxy.namespace && s.spec.workloadSelector &&
-        labelsSelect(s.spec.workloadSelector.matchLabels, proxy.labels)
+        labelsSelect(s.spec.workloadSelector.labels, proxy.labels)
       ).sort(byNamespaceName)[0] ??
         sidecars.filter((s) => s.metadata.namespace === proxy.namespace && !s.spec.workloadSelector)
           .sort(byNamespaceName)[0] ??
@@ -860,9 +860,14 @@ class Compiler {
     return routes;
   }
 
-  /** Whether a match block applies to this proxy in `context` (SEMANTICS §2.2, trap 13). */
+  /**
+   * Whether a match block applies to this proxy in `context` (SEMANTICS §2.2, trap 13):
+   * `sourceLabels`/`sourceNamespace` select sidecars only, so on a gateway proxy they are
+   * ignored and the block applies (Istio would test them against the gateway's own labels).
+   */
   selects(block: HTTPMatchRequest, context: string): boolean {
     if (block.gateways?.length) return block.gateways.includes(context);
+    if (context !== "mesh") return true;
     if (!labelsSelect(block.sourceLabels, this.proxy.labels)) return false;
     return !block.sourceNamespace || block.sourceNamespace === this.proxy.namespace;
   }

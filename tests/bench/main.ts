@@ -61,6 +61,11 @@ function optionalSection(name: string, file: string, exportName: string): Sectio
 const SECTIONS: Section[] = [
   { name: "proxy", run: runProxyBench },
   optionalSection("validate", "./validate_bench.ts", "runValidateBench"),
+  optionalSection("control", "./control_bench.ts", "runControlBench"),
+  {
+    name: "pipeline",
+    run: async (o) => void await (await import("./pipeline_bench.ts")).runPipelineBench(o),
+  },
 ];
 
 const USAGE = `usage: deno task bench [--only ${SECTIONS.map((s) => s.name).join("|")}[,...]]
