@@ -53,7 +53,7 @@ function removed(f: HeaderFields, i: number, names: readonly string[] | undefine
 /**
  * Appends the upstream request head for `h` to `w`: HTTP/1.1, origin-form
  * target, hop-by-hop fields removed, `x-forwarded-for` appended,
- * `x-forwarded-proto` and `x-request-id` set when absent,
+ * `x-forwarded-proto` (when absent or removed) and `x-request-id` (when absent) set,
  * `x-envoy-attempt-count` set, no `via`. Returns the request id in effect.
  */
 export function writeForwardRequestHead(
@@ -109,9 +109,6 @@ export function writeForwardRequestHead(
             keep = false;
           }
           break;
-        case H.X_FORWARDED_PROTO:
-          hasXfp = true;
-          break;
         case H.X_REQUEST_ID:
           if (requestId === "") requestId = h.value(i);
           break;
@@ -120,6 +117,9 @@ export function writeForwardRequestHead(
           break;
       }
       if (keep && remove !== undefined && removed(h, i, remove)) keep = false;
+      // A removed x-forwarded-proto (an edge proxy distrusting its client) is
+      // replaced by the connection's own scheme below.
+      if (keep && id === H.X_FORWARDED_PROTO) hasXfp = true;
     }
     if (keep) {
       if (run < 0) run = pos[i * 4];

@@ -107,6 +107,9 @@ const CONSUMED_OVERRIDES: ReadonlySet<string> = new Set([
 
 const X_ENVOY = "x-envoy-";
 
+/** Request fields an edge (non-internal) listener never trusts from its client. */
+const EDGE_REMOVED: readonly string[] = ["x-forwarded-proto"];
+
 /** Lower-case names of the request's `x-envoy-*` fields, or undefined when it has none. */
 function envoyHeaderNames(head: RequestHead): string[] | undefined {
   const raw = head.raw;
@@ -401,6 +404,9 @@ class ListenerHandler {
     }
     let remove = request.remove;
     let add = request.add;
+    // An edge proxy sets x-forwarded-proto from its own connection, as Envoy
+    // does with use_remote_address: an outside client cannot claim https.
+    if (!this.#internal) remove = concat(remove, EDGE_REMOVED);
     if (envoyNames !== undefined) {
       const strip = this.#internal
         ? envoyNames.filter((n) => CONSUMED_OVERRIDES.has(n))

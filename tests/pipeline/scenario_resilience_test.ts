@@ -189,7 +189,11 @@ Deno.test("override headers are honoured only from internal callers, and not for
   const internal = startProxy(makeSnapshot(vs(""), insts));
   const external = startProxy(makeSnapshot(vs(""), insts), { handler: { internal: false } });
   try {
-    const headers = { "x-envoy-upstream-rq-timeout-ms": "100", "x-envoy-decorator": "keep?" };
+    const headers = {
+      "x-envoy-upstream-rq-timeout-ms": "100",
+      "x-envoy-decorator": "keep?",
+      "x-forwarded-proto": "https",
+    };
     const r1 = await request(internal.port, "/", { host: "ratings", headers });
     assert.equal(r1.status, 504);
     const r2 = await request(external.port, "/", { host: "ratings", headers });
@@ -197,14 +201,20 @@ Deno.test("override headers are honoured only from internal callers, and not for
     const fwd = JSON.parse(r2.body).headers;
     assert.equal(fwd["x-envoy-upstream-rq-timeout-ms"], undefined);
     assert.equal(fwd["x-envoy-decorator"], undefined, "external x-envoy-* headers are stripped");
+    assert.equal(fwd["x-forwarded-proto"], "http", "an outside client cannot claim https");
     slow.behaviour.delayMs = 0;
     const r3 = await request(internal.port, "/", {
       host: "ratings",
-      headers: { "x-envoy-upstream-rq-timeout-ms": "5000", "x-envoy-decorator": "kept" },
+      headers: {
+        "x-envoy-upstream-rq-timeout-ms": "5000",
+        "x-envoy-decorator": "kept",
+        "x-forwarded-proto": "https",
+      },
     });
     const fwd3 = JSON.parse(r3.body).headers;
     assert.equal(fwd3["x-envoy-upstream-rq-timeout-ms"], undefined, "consumed, not forwarded");
     assert.equal(fwd3["x-envoy-decorator"], "kept");
+    assert.equal(fwd3["x-forwarded-proto"], "https", "a mesh caller's x-forwarded-proto is kept");
     assert.equal(fwd3["x-envoy-expected-rq-timeout-ms"], "5000");
   } finally {
     await internal.close();
