@@ -186,6 +186,10 @@ export function createApi(
   app.post("/v1/registry/register", async (c) => {
     const body = await readJson(c, maxBodyBytes);
     const instance = registry.register(body);
+    // Membership changes are written before the answer (heartbeats stay
+    // coalesced): a control plane killed right after a sidecar registered
+    // must not restart without it.
+    await registry.flush();
     return c.json({
       instance,
       ttlMs: registry.ttlMs,
@@ -212,6 +216,7 @@ export function createApi(
   app.post("/v1/registry/deregister", async (c) => {
     const id = idOf(await readJson(c, maxBodyBytes));
     if (!registry.deregister(id)) throw new HttpError(404, `instance ${id} is not registered`);
+    await registry.flush();
     return c.json({ removed: true });
   });
 

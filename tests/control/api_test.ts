@@ -181,7 +181,7 @@ Deno.test("api: bodies over the limit are refused with 413, with or without a le
 });
 
 Deno.test("api: registry register, heartbeat, list, deregister", async () => {
-  await withApi(async ({ call }) => {
+  await withApi(async ({ call, plane }) => {
     const registered = await call("POST", "/v1/registry/register", {
       service: "reviews",
       address: "127.0.0.1",
@@ -193,11 +193,15 @@ Deno.test("api: registry register, heartbeat, list, deregister", async () => {
     assert.equal(registered.json.ttlMs, 30_000);
     assert.equal(registered.json.heartbeatIntervalMs, 10_000);
     const id = (registered.json.instance as { id: string }).id;
+    // Durable before the answer: a control plane killed now restarts with it.
+    const saved = await Deno.readTextFile(`${plane.registry.file}`);
+    assert.ok(saved.includes(id), "the registration is on disk");
 
     assert.equal((await call("POST", "/v1/registry/heartbeat", { id })).status, 200);
     const listed = await call("GET", "/v1/registry?service=reviews");
     assert.equal((listed.json.instances as unknown[]).length, 1);
     assert.equal((await call("POST", "/v1/registry/deregister", { id })).status, 200);
+    assert.doesNotMatch(await Deno.readTextFile(`${plane.registry.file}`), /15006/);
     const unknown = await call("POST", "/v1/registry/heartbeat", { id });
     assert.equal(unknown.status, 404);
     assert.match(String(unknown.json.error), /not registered .*register it again/);
