@@ -6,6 +6,7 @@
  */
 
 import { controlCommand } from "./control/mod.ts";
+import { gatewayCommand, sidecarCommand } from "./proxy/mod.ts";
 import {
   applyCommand,
   type Command,
@@ -23,6 +24,8 @@ export const commands: Command[] = [
   versionCommand,
   validateCommand,
   controlCommand,
+  sidecarCommand,
+  gatewayCommand,
   applyCommand,
   getCommand,
   deleteCommand,

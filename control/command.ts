@@ -119,6 +119,22 @@ export const controlCommand: Command = {
       throw error;
     }
 
+    // SIGHUP re-reads --config-dir (installed before listening: the
+    // default action would end the process).
+    const reload = () => {
+      plane.reloadConfigDir().then(
+        (problem) =>
+          io.err(
+            problem
+              ? `mesh control: ${problem}\n`
+              : args.values.has("config-dir")
+              ? "mesh control: SIGHUP: reloaded --config-dir\n"
+              : "mesh control: SIGHUP: no --config-dir to reload\n",
+          ),
+        (error) => io.err(`mesh control: reload failed: ${error}\n`),
+      );
+    };
+    if (Deno.build.os !== "windows") Deno.addSignalListener("SIGHUP", reload);
     const app = createApi(plane, { token, maxBodyBytes: DEFAULT_MAX_BODY_BYTES });
     let server: Deno.HttpServer;
     try {
@@ -149,6 +165,7 @@ export const controlCommand: Command = {
     for (const signal of signals) Deno.addSignalListener(signal, stop);
     await stopped.promise;
     for (const signal of signals) Deno.removeSignalListener(signal, stop);
+    if (Deno.build.os !== "windows") Deno.removeSignalListener("SIGHUP", reload);
     // End the discovery streams (they never finish by themselves), stop accepting, let
     // requests in flight finish, then persist what is pending.
     plane.push.close();

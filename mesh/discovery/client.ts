@@ -117,6 +117,16 @@ export class DiscoveryClient implements ConfigSource {
   }
 
   /**
+   * Starts registering `registration` (and heartbeating) now, for a sidecar that registers only
+   * once its application accepts connections. Ignored when a registration is already active.
+   */
+  register(registration: Registration): void {
+    if (this.#registration !== undefined || this.#stop.signal.aborted) return;
+    this.#registration = registration;
+    if (this.#started) this.#loops.push(this.#registrationLoop());
+  }
+
+  /**
    * Removes the sidecar's registration (before draining on SIGTERM) and
    * stops heartbeating; the stream stays open. Best effort, bounded by 2 s.
    */
