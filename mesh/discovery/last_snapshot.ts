@@ -1,40 +1,17 @@
 /**
  * The proxy's last good snapshot on disk (`last-snapshot.json` in its state
  * directory), so a restarted proxy serves while the control plane is away.
- * Written atomically: a temporary file, flushed, renamed over the old one.
+ * Written atomically (`mesh/fs`): a temporary file, flushed, renamed over the old one.
  *
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
+import { join } from "node:path";
+import { writeFileAtomic } from "../fs/mod.ts";
 import type { ProxyIdentity, Snapshot } from "../model/mod.ts";
 
 /** File name of the persisted snapshot inside the state directory. */
 export const LAST_SNAPSHOT_FILE = "last-snapshot.json";
-
-/** Replaces `path` with `text` atomically (temporary file, fsync, rename). */
-export async function writeTextAtomic(path: string, text: string): Promise<void> {
-  const bytes = new TextEncoder().encode(text);
-  const random = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
-  const temp = join(dirname(path), `.${basename(path)}.tmp-${Deno.pid}-${random}`);
-  const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o600 });
-  try {
-    let offset = 0;
-    while (offset < bytes.length) offset += await file.write(bytes.subarray(offset));
-    await file.sync();
-  } catch (error) {
-    file.close();
-    await Deno.remove(temp).catch(() => {});
-    throw error;
-  }
-  file.close();
-  try {
-    await Deno.rename(temp, path);
-  } catch (error) {
-    await Deno.remove(temp).catch(() => {});
-    throw error;
-  }
-}
 
 /**
  * Saves a snapshot (given as its JSON text when the caller has it, which
@@ -45,7 +22,7 @@ export async function saveLastSnapshot(stateDir: string, snapshot: Snapshot | st
 > {
   await Deno.mkdir(stateDir, { recursive: true });
   const text = typeof snapshot === "string" ? snapshot : JSON.stringify(snapshot);
-  await writeTextAtomic(join(stateDir, LAST_SNAPSHOT_FILE), text);
+  await writeFileAtomic(join(stateDir, LAST_SNAPSHOT_FILE), text);
 }
 
 /**

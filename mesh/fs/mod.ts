@@ -1,0 +1,7 @@
+/**
+ * File-system helpers shared by the control plane and the proxies.
+ *
+ * @module
+ */
+
+export * from "./persist.ts";
