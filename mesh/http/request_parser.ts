@@ -88,6 +88,11 @@ export class RequestHead extends HeaderFields {
   #target: string | undefined;
   #path: string | undefined;
   #authority: string | undefined;
+  // The previous request's strings on this (reused) head: a keep-alive client sends the same
+  // Host and often the same path again, and reusing the string skips decoding it and lets
+  // lookups keyed by it reuse its cached hash.
+  #lastPath = "";
+  #lastAuthority = "";
 
   /** An empty head, to be filled by {@link RequestParser.parse}. */
   static empty(): RequestHead {
@@ -131,18 +136,30 @@ export class RequestHead extends HeaderFields {
   /** The origin-form path and query (`/` when an absolute-form target has none). */
   get path(): string {
     if (this.#path !== undefined) return this.#path;
+    if (sameBytes(this.raw, this.pathStart, this.pathEnd, this.#lastPath)) {
+      return this.#path = this.#lastPath;
+    }
     let p = latin1(this.raw, this.pathStart, this.pathEnd);
-    if (this.targetForm === TargetForm.ABSOLUTE && p.charCodeAt(0) !== 47) p = "/" + p;
+    // Only a string equal to its bytes is kept (one starting with `/`, so never prefixed).
+    if (p.charCodeAt(0) === 47) this.#lastPath = p;
+    else if (this.targetForm === TargetForm.ABSOLUTE) p = "/" + p;
     return this.#path = p;
   }
 
   /** The authority: from an absolute-form target, else the Host field, else "". */
   get authority(): string {
     if (this.#authority !== undefined) return this.#authority;
-    if (this.authorityEnd > this.authorityStart) {
-      return this.#authority = latin1(this.raw, this.authorityStart, this.authorityEnd);
+    let start = this.authorityStart;
+    let end = this.authorityEnd;
+    if (end <= start) {
+      if (this.hostIndex < 0) return this.#authority = "";
+      start = this.pos[this.hostIndex * 4 + 2];
+      end = this.pos[this.hostIndex * 4 + 3];
     }
-    return this.#authority = this.hostIndex >= 0 ? this.value(this.hostIndex) : "";
+    if (sameBytes(this.raw, start, end, this.#lastAuthority)) {
+      return this.#authority = this.#lastAuthority;
+    }
+    return this.#authority = this.#lastAuthority = latin1(this.raw, start, end);
   }
 
   /** `http` or `https` for an absolute-form target, else undefined. */
@@ -150,6 +167,14 @@ export class RequestHead extends HeaderFields {
     if (this.targetForm !== TargetForm.ABSOLUTE) return undefined;
     return (this.raw[this.targetStart + 4] | 0x20) === 0x73 ? "https" : "http";
   }
+}
+
+/** Whether `raw[start, end)` holds exactly the (Latin-1) string `s`; false for an empty range. */
+function sameBytes(raw: Uint8Array, start: number, end: number, s: string): boolean {
+  const n = s.length;
+  if (n === 0 || end - start !== n) return false;
+  for (let i = 0; i < n; i++) if (raw[start + i] !== s.charCodeAt(i)) return false;
+  return true;
 }
 
 function internMethod(raw: Uint8Array, e: number): string {

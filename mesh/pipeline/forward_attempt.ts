@@ -190,19 +190,47 @@ function portFromAuthority(authority: string): number {
   return Number.isInteger(port) && port > 0 && port < 65536 ? port : 80;
 }
 
+/** Options of one attempt. */
+export interface AttemptHeadOptions {
+  /** Attempt number (1 for the first). */
+  attempt: number;
+  /** Append the peer to `x-forwarded-for` (gateways). */
+  forwardedFor: boolean;
+}
+
+// One-entry cache of the request additions with `x-envoy-expected-rq-timeout-ms` appended: a
+// route's requests share one `requestAdd` list and one timeout, so the list is built once.
+let expectedBase: readonly string[] | undefined;
+let expectedMs = -1;
+let expectedList: readonly string[] = [];
+
+function withExpectedTimeout(add: readonly string[] | undefined, ms: number): readonly string[] {
+  if (add === expectedBase && ms === expectedMs) return expectedList;
+  const value = String(ms);
+  const list = add === undefined
+    ? ["x-envoy-expected-rq-timeout-ms", value]
+    : [...add, "x-envoy-expected-rq-timeout-ms", value];
+  expectedBase = add;
+  expectedMs = ms;
+  expectedList = list;
+  return list;
+}
+
 /**
- * Sends attempt number `attempt` over `pool` (the slot must be held). Returns an
- * {@linkcode Outcome}; on RESPONSE the response is in `ctx.up`, otherwise the slot is released
- * and `ctx.failure` holds the flag.
+ * Starts attempt number `attempt` (the slot must be held): counts the endpoint busy, works out
+ * the attempt's timeout (`ctx.attemptTimeout`, `ctx.perTryLimited`) and writes the upstream head
+ * into the request's scratch writer. Returns -1 when the exchange may start, else ROUTE_TIMEOUT
+ * (the route deadline already passed: slot released, `ctx.failure` set).
  */
-export async function sendAttempt(
+export function prepareAttempt(
   ctx: RequestContext,
-  pool: ConnectionPool,
-  options: { attempt: number; forwardedFor: boolean },
-): Promise<number> {
+  attempt: number,
+  options: { forwardedFor: boolean },
+): number {
   const ep = ctx.endpoint;
   if (ep !== undefined) ep.active++;
-  const now = Date.now();
+  const now = ctx.clock || Date.now();
+  ctx.clock = 0;
   if (ctx.firstAttemptAt === 0) ctx.firstAttemptAt = now;
   // The attempt's timeout: the per-try one when it is shorter than what is left of the route's.
   const left = ctx.deadline > 0 ? ctx.deadline - now : 0;
@@ -214,80 +242,116 @@ export async function sendAttempt(
   const perTry = ctx.perTryTimeout;
   const perTryLimited = perTry > 0 && (left === 0 || perTry < left);
   const timeoutMs = perTryLimited ? perTry : left;
+  ctx.attemptTimeout = timeoutMs;
+  ctx.perTryLimited = perTryLimited;
   const req = ctx.req;
-  const head = ctx.head;
   const w = req.scratch;
   w.reset();
   let add = ctx.requestAdd;
   if (timeoutMs > 0) {
     // The first attempt announces the route's whole budget; retries what is left of it.
-    const expected = String(options.attempt === 1 && !perTryLimited ? ctx.timeout : timeoutMs);
-    add = add === undefined
-      ? ["x-envoy-expected-rq-timeout-ms", expected]
-      : [...add, "x-envoy-expected-rq-timeout-ms", expected];
+    add = withExpectedTimeout(
+      add,
+      attempt === 1 && !perTryLimited ? ctx.timeout : timeoutMs,
+    );
   }
-  writeForwardRequestHead(w, head, {
+  writeForwardRequestHead(w, ctx.head, {
     remoteHost: options.forwardedFor ? req.conn.remoteHost : undefined,
     secure: req.conn.secure,
-    attempt: options.attempt,
+    attempt,
     requestId: ctx.requestId,
     authority: ctx.authority2,
     path: ctx.path2,
     remove: ctx.requestRemove,
     add,
   });
+  return -1;
+}
+
+/** Sends the head written by {@linkcode prepareAttempt} (and the body) over `pool`. */
+export function startExchange(
+  ctx: RequestContext,
+  pool: ConnectionPool,
+): Promise<UpstreamResponse> {
   const body = ctx.body;
-  try {
-    ctx.up = await exchange(pool, w.view(), {
-      body: body === undefined ? EMPTY_BODY : body.reader(),
-      method: head.method,
-      framing: body === undefined ? Framing.NONE : body.framing,
-      timeoutMs,
-    });
-  } catch (err) {
-    endAttempt(ctx);
-    if (err instanceof UpstreamError) {
-      switch (err.flag) {
-        case "UF":
-          ctx.failure = Flag.UF;
-          return Outcome.CONNECT_FAILURE;
-        case "UT":
-          ctx.failure = Flag.UT;
-          return perTryLimited ? Outcome.PER_TRY_TIMEOUT : Outcome.ROUTE_TIMEOUT;
-        case "UO":
-          ctx.failure = Flag.UO;
-          return Outcome.OVERFLOW;
-        case "UPE":
-          ctx.failure = Flag.UPE;
-          return Outcome.PROTOCOL_ERROR;
-        default:
-          ctx.failure = flagBit(err.flag) || Flag.UC;
-          return Outcome.RESET;
-      }
-    }
-    if (err instanceof DownstreamError) {
-      ctx.failure = flagBit(err.flag);
-      ctx.downstreamStatus = err.status;
-      return Outcome.DOWNSTREAM;
-    }
-    ctx.failure = Flag.UC;
-    return Outcome.RESET;
-  }
-  if (perTryLimited) {
+  return exchange(pool, ctx.req.scratch.view(), {
+    body: body === undefined ? EMPTY_BODY : body.reader(),
+    method: ctx.head.method,
+    framing: body === undefined ? Framing.NONE : body.framing,
+    timeoutMs: ctx.attemptTimeout,
+  });
+}
+
+/** Records a response head that arrived for the current attempt; returns RESPONSE. */
+export function attemptAnswered(ctx: RequestContext, up: UpstreamResponse): number {
+  ctx.up = up;
+  if (ctx.perTryLimited) {
     // The per-try timeout bounds the wait for the head only; the body runs on the route's
     // deadline (SEMANTICS §2.11). `deadline` is the engine's documented per-exchange field.
-    ctx.up.conn.deadline = ctx.deadline > 0 ? ctx.deadline : Number.MAX_SAFE_INTEGER;
+    up.conn.deadline = ctx.deadline > 0 ? ctx.deadline : Number.MAX_SAFE_INTEGER;
   }
   ctx.failure = 0;
   return Outcome.RESPONSE;
 }
 
+/** Ends a failed attempt (`err` from the exchange): releases it and classifies the failure. */
+export function attemptFailed(ctx: RequestContext, err: unknown): number {
+  endAttempt(ctx);
+  if (err instanceof UpstreamError) {
+    switch (err.flag) {
+      case "UF":
+        ctx.failure = Flag.UF;
+        return Outcome.CONNECT_FAILURE;
+      case "UT":
+        ctx.failure = Flag.UT;
+        return ctx.perTryLimited ? Outcome.PER_TRY_TIMEOUT : Outcome.ROUTE_TIMEOUT;
+      case "UO":
+        ctx.failure = Flag.UO;
+        return Outcome.OVERFLOW;
+      case "UPE":
+        ctx.failure = Flag.UPE;
+        return Outcome.PROTOCOL_ERROR;
+      default:
+        ctx.failure = flagBit(err.flag) || Flag.UC;
+        return Outcome.RESET;
+    }
+  }
+  if (err instanceof DownstreamError) {
+    ctx.failure = flagBit(err.flag);
+    ctx.downstreamStatus = err.status;
+    return Outcome.DOWNSTREAM;
+  }
+  ctx.failure = Flag.UC;
+  return Outcome.RESET;
+}
+
 /**
- * Relays `ctx.up` downstream (head with the response mutations, then the body) and ends the
- * attempt. A failure mid-body aborts the downstream connection (flag UC/UT, or DC when the
- * downstream went away).
+ * Sends attempt number `attempt` over `pool` (the slot must be held). Returns an
+ * {@linkcode Outcome}; on RESPONSE the response is in `ctx.up`, otherwise the slot is released
+ * and `ctx.failure` holds the flag.
  */
-export async function relayResponse(ctx: RequestContext, res: ResponseSink): Promise<void> {
+export async function sendAttempt(
+  ctx: RequestContext,
+  pool: ConnectionPool,
+  options: AttemptHeadOptions,
+): Promise<number> {
+  const early = prepareAttempt(ctx, options.attempt, options);
+  if (early >= 0) return early;
+  let up: UpstreamResponse;
+  try {
+    up = await startExchange(ctx, pool);
+  } catch (err) {
+    return attemptFailed(ctx, err);
+  }
+  return attemptAnswered(ctx, up);
+}
+
+/**
+ * Writes and commits the head of `ctx.up` downstream (with the response mutations) and takes
+ * the response out of `ctx`; its body is relayed next ({@linkcode relayResponse} does both).
+ * `now` is the current `Date.now()`.
+ */
+export function relayHead(ctx: RequestContext, res: ResponseSink, now: number): UpstreamResponse {
   const up = ctx.up as UpstreamResponse;
   ctx.up = undefined;
   const uh = up.head;
@@ -303,7 +367,40 @@ export async function relayResponse(ctx: RequestContext, res: ResponseSink): Pro
   });
   res.commitHead(uh.status, framing, uh.contentLength);
   ctx.status = uh.status;
-  ctx.upstreamDuration = Date.now() - ctx.firstAttemptAt;
+  ctx.upstreamDuration = now - ctx.firstAttemptAt;
+  return up;
+}
+
+/** A relayed body failed to read from upstream: abort both sides and flag it. */
+export function relayReadFailed(
+  ctx: RequestContext,
+  res: ResponseSink,
+  up: UpstreamResponse,
+  err: unknown,
+): void {
+  ctx.flags |= flagBit(classifyUpstreamError(err, up.timedOut).flag);
+  up.abort();
+  res.abort();
+}
+
+/** A relayed body failed to write downstream: abort both sides and flag DC. */
+export function relayWriteFailed(
+  ctx: RequestContext,
+  res: ResponseSink,
+  up: UpstreamResponse,
+): void {
+  ctx.flags |= Flag.DC;
+  up.abort();
+  res.abort();
+}
+
+/**
+ * Relays `ctx.up` downstream (head with the response mutations, then the body) and ends the
+ * attempt. A failure mid-body aborts the downstream connection (flag UC/UT, or DC when the
+ * downstream went away).
+ */
+export async function relayResponse(ctx: RequestContext, res: ResponseSink): Promise<void> {
+  const up = relayHead(ctx, res, Date.now());
   const body = up.body;
   try {
     for (;;) {
@@ -312,9 +409,7 @@ export async function relayResponse(ctx: RequestContext, res: ResponseSink): Pro
         v = body.readBuffered();
         if (v === undefined) v = await body.read();
       } catch (err) {
-        ctx.flags |= flagBit(classifyUpstreamError(err, up.timedOut).flag);
-        up.abort();
-        res.abort();
+        relayReadFailed(ctx, res, up, err);
         return;
       }
       if (v === null) {
@@ -328,9 +423,7 @@ export async function relayResponse(ctx: RequestContext, res: ResponseSink): Pro
       await res.write(v);
     }
   } catch {
-    ctx.flags |= Flag.DC;
-    up.abort();
-    res.abort();
+    relayWriteFailed(ctx, res, up);
     return;
   } finally {
     ctx.responseBytes = res.bodyBytes;

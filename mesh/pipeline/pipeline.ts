@@ -34,7 +34,7 @@ import {
   type RouteDestination,
 } from "./compile.ts";
 import { corsPreflight, corsResponseHeaders } from "./cors.ts";
-import { decideFault, NO_FAULT } from "./fault.ts";
+import { decideFault, type FaultDecision, NO_FAULT } from "./fault.ts";
 import { FAULT_ABORT_BODY, Flag, LocalReplies } from "./flags.ts";
 import {
   endAttempt,
@@ -201,6 +201,18 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Answers with a fault's abort status. */
+function abortFault(ctx: RequestContext, res: ResponseSink, fault: FaultDecision): Promise<void> {
+  const grpc = fault.abortGrpcStatus >= 0;
+  return respond(ctx, res, {
+    status: fault.abortStatus,
+    headers: grpc
+      ? ["content-type", "application/grpc", "grpc-status", String(fault.abortGrpcStatus)]
+      : ["content-type", "text/plain"],
+    body: grpc ? undefined : new TextEncoder().encode(FAULT_ABORT_BODY),
+  });
+}
+
 /** One listener's request handler. */
 class ListenerHandler {
   readonly #pipeline: Pipeline;
@@ -234,19 +246,28 @@ class ListenerHandler {
   async #handle(req: IncomingRequest, res: ResponseSink): Promise<void> {
     const ctx = new RequestContext(req, this.#contextOptions);
     try {
-      await this.#serve(ctx, req, res);
+      // The stages run synchronously up to the first wait and hand back the promise of what
+      // is left, so an ordinary request awaits once here (plus the forward loop).
+      const pending = this.#serve(ctx, req, res);
+      if (pending !== undefined) await pending;
     } finally {
+      const admission = ctx.admitted;
+      if (admission !== undefined) {
+        ctx.admitted = undefined;
+        admission.releaseRequest();
+      }
       if (ctx.slot !== undefined || ctx.up !== undefined) {
         ctx.up?.abort();
         ctx.up = undefined;
         endAttempt(ctx);
       }
-      ctx.requestBytes = req.body.bytes;
-      ctx.responseBytes = res.bodyBytes;
-      if (ctx.status === 0 && res.started) ctx.status = res.status;
-      ctx.duration = Date.now() - ctx.startTime;
       const observer = this.#onRequest;
+      // The record's closing fields are for the observer only.
       if (observer !== undefined) {
+        ctx.requestBytes = req.body.bytes;
+        ctx.responseBytes = res.bodyBytes;
+        if (ctx.status === 0 && res.started) ctx.status = res.status;
+        ctx.duration = Date.now() - ctx.startTime;
         try {
           observer(ctx);
         } catch {
@@ -256,7 +277,8 @@ class ListenerHandler {
     }
   }
 
-  async #serve(ctx: RequestContext, req: IncomingRequest, res: ResponseSink): Promise<void> {
+  /** Route selection, CORS preflight and fault injection; the rest follows in `#route`. */
+  #serve(ctx: RequestContext, req: IncomingRequest, res: ResponseSink): Promise<void> | undefined {
     const config = this.#pipeline.config;
     const selection = selectRoute(config, ctx, this.#select);
     if (selection.kind !== "route") {
@@ -272,7 +294,6 @@ class ListenerHandler {
     const route = selection.route;
     ctx.routeName = route.name;
     ctx.virtualService = route.virtualService;
-    const envoyNames = envoyHeaderNames(ctx.head);
 
     if (route.cors !== undefined) {
       const decision = corsPreflight(route.cors, ctx);
@@ -285,20 +306,34 @@ class ListenerHandler {
       const fault = decideFault(route.fault);
       if (fault !== NO_FAULT) {
         ctx.flags |= fault.flags;
-        if (fault.delayMs > 0) await sleep(fault.delayMs);
-        if (fault.abortStatus > 0) {
-          const grpc = fault.abortGrpcStatus >= 0;
-          return respond(ctx, res, {
-            status: fault.abortStatus,
-            headers: grpc
-              ? ["content-type", "application/grpc", "grpc-status", String(fault.abortGrpcStatus)]
-              : ["content-type", "text/plain"],
-            body: grpc ? undefined : new TextEncoder().encode(FAULT_ABORT_BODY),
-          });
-        }
+        if (fault.delayMs > 0) return this.#delayed(ctx, req, res, route, fault);
+        if (fault.abortStatus > 0) return abortFault(ctx, res, fault);
       }
     }
+    return this.#route(ctx, req, res, route);
+  }
 
+  /** A fault delay, then the fault's abort or the rest of the stages. */
+  async #delayed(
+    ctx: RequestContext,
+    req: IncomingRequest,
+    res: ResponseSink,
+    route: CompiledRoute,
+    fault: FaultDecision,
+  ): Promise<void> {
+    await sleep(fault.delayMs);
+    if (fault.abortStatus > 0) return abortFault(ctx, res, fault);
+    const pending = this.#route(ctx, req, res, route);
+    if (pending !== undefined) await pending;
+  }
+
+  /** Redirect / direct response, or split, cluster, plan and admission before forwarding. */
+  #route(
+    ctx: RequestContext,
+    req: IncomingRequest,
+    res: ResponseSink,
+    route: CompiledRoute,
+  ): Promise<void> | undefined {
     const action = route.action;
     if (action.kind === "redirect") {
       const r = redirectLocation(action.redirect, ctx);
@@ -321,48 +356,70 @@ class ListenerHandler {
     const cluster = destination.clusterFor(ctx.port);
     ctx.cluster = cluster.name;
     if (cluster.notFound) return sendReply(ctx, res, LocalReplies.clusterNotFound);
-    this.#plan(ctx, route, destination, envoyNames);
+    this.#plan(ctx, route, destination, envoyHeaderNames(ctx.head));
     if (cluster.policy.loadBalancer.consistentHash !== undefined) this.#hash(ctx, cluster);
 
     const admission = cluster.admission;
     if (admission.admitRequest() === "overflow") return sendReply(ctx, res, LocalReplies.overflow);
+    // Released by #handle once the request is done.
+    ctx.admitted = admission;
+    if (ctx.head.framing !== Framing.NONE) return this.#withBody(ctx, req, res, route, cluster);
+    return this.#dispatch(ctx, req, res, route, cluster);
+  }
+
+  /** Buffers the request body for replay, then forwards. */
+  async #withBody(
+    ctx: RequestContext,
+    req: IncomingRequest,
+    res: ResponseSink,
+    route: CompiledRoute,
+    cluster: Cluster,
+  ): Promise<void> {
     try {
-      const head = ctx.head;
-      if (head.framing !== Framing.NONE) {
-        try {
-          ctx.body = await bufferBody(req.body, {
-            limit: this.#replayLimit,
-            contentLength: head.contentLength,
-          });
-        } catch (err) {
-          if (err instanceof ProtocolError) {
-            ctx.flags |= Flag.DPE;
-            res.keepAlive = false;
-            return respond(ctx, res, {
-              status: 400,
-              headers: ["content-type", "text/plain"],
-              body: new TextEncoder().encode(err.message),
-            });
-          }
-          ctx.flags |= Flag.DC;
-          res.abort();
-          return;
-        }
+      ctx.body = await bufferBody(req.body, {
+        limit: this.#replayLimit,
+        contentLength: ctx.head.contentLength,
+      });
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        ctx.flags |= Flag.DPE;
+        res.keepAlive = false;
+        return respond(ctx, res, {
+          status: 400,
+          headers: ["content-type", "text/plain"],
+          body: new TextEncoder().encode(err.message),
+        });
       }
-      ctx.requestId = head.requestIdIndex >= 0 ? head.value(head.requestIdIndex) : newRequestId();
-      // The route timeout starts once the whole request is in (after any fault delay).
-      ctx.deadline = ctx.timeout > 0 ? Date.now() + ctx.timeout : 0;
-      if (route.mirrors.length > 0) {
-        const timeoutMs = ctx.timeout > 0 ? ctx.timeout : MIRROR_TIMEOUT_MS;
-        for (const mirror of selectMirrors(route.mirrors, ctx.port)) {
-          sendMirror(ctx, mirror, { pools: this.#pipeline.pools, timeoutMs });
-        }
-      }
-      if (head.upgrade) return await this.#upgrade(ctx, cluster, req, res);
-      await forwardWithRetries(ctx, cluster, res, this.#loop);
-    } finally {
-      admission.releaseRequest();
+      ctx.flags |= Flag.DC;
+      res.abort();
+      return;
     }
+    await this.#dispatch(ctx, req, res, route, cluster);
+  }
+
+  /** Request id, route deadline, mirrors, then the upgrade tunnel or the retry loop. */
+  #dispatch(
+    ctx: RequestContext,
+    req: IncomingRequest,
+    res: ResponseSink,
+    route: CompiledRoute,
+    cluster: Cluster,
+  ): Promise<void> {
+    const head = ctx.head;
+    ctx.requestId = head.requestIdIndex >= 0 ? head.value(head.requestIdIndex) : newRequestId();
+    // The route timeout starts once the whole request is in (after any fault delay).
+    const now = Date.now();
+    ctx.deadline = ctx.timeout > 0 ? now + ctx.timeout : 0;
+    // The first attempt starts in this same run (unless it must queue for a connection slot).
+    ctx.clock = now;
+    if (route.mirrors.length > 0) {
+      const timeoutMs = ctx.timeout > 0 ? ctx.timeout : MIRROR_TIMEOUT_MS;
+      for (const mirror of selectMirrors(route.mirrors, ctx.port)) {
+        sendMirror(ctx, mirror, { pools: this.#pipeline.pools, timeoutMs });
+      }
+    }
+    if (head.upgrade) return this.#upgrade(ctx, cluster, req, res);
+    return forwardWithRetries(ctx, cluster, res, this.#loop);
   }
 
   /** Timeouts, retry policy, rewrite and header mutations for the chosen destination. */

@@ -145,6 +145,14 @@ export class RequestContext implements RequestView, PickContext, RequestRecord {
   downstreamStatus = 0;
   /** `Date.now()` when the first attempt started, 0 before. */
   firstAttemptAt = 0;
+  /** The current attempt's exchange timeout in ms (0 = none). */
+  attemptTimeout = 0;
+  /** Whether the current attempt's timeout is the per-try one (shorter than the route's). */
+  perTryLimited = false;
+  /** A `Date.now()` taken earlier in the current synchronous run, to reuse; 0 = none. */
+  clock = 0;
+  /** Admission whose request slot (`http2MaxRequests`) this request holds until it is done. */
+  admitted: Admission | undefined = undefined;
   // ---- record
   flags = 0;
   status = 0;

@@ -14,11 +14,17 @@ import { backoffDelay } from "./backoff.ts";
 import type { Cluster } from "./compile.ts";
 import { Flag, LocalReplies } from "./flags.ts";
 import {
+  attemptAnswered,
+  attemptFailed,
   discardResponse,
+  endAttempt,
   Outcome,
   pickTarget,
-  relayResponse,
-  sendAttempt,
+  prepareAttempt,
+  relayHead,
+  relayReadFailed,
+  relayWriteFailed,
+  startExchange,
   takeSlot,
 } from "./forward_attempt.ts";
 import { sendReply } from "./local_reply.ts";
@@ -50,11 +56,15 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Reports an attempt to the cluster's outlier detector (SEMANTICS §3.6). */
-function observe(ctx: RequestContext, cluster: Cluster, outcome: number, sent: boolean): void {
+function observe(
+  ctx: RequestContext,
+  cluster: Cluster,
+  outcome: number,
+  now: number,
+): void {
   const detector = cluster.outlier;
   const ep = ctx.endpoint;
-  if (detector === undefined || ep === undefined || !sent) return;
-  const now = Date.now();
+  if (detector === undefined || ep === undefined) return;
   switch (outcome) {
     case Outcome.RESPONSE:
       detector.report(ep, ctx.up!.head.status, now);
@@ -153,14 +163,27 @@ export async function forwardWithRetries(
       return;
     }
     ctx.upstreamHost = ctx.endpoint !== undefined ? ctx.endpoint.key : pool.address;
+    // The attempt runs inline (no nested async calls): each level of awaiting costs a promise
+    // and a microtask per request.
     let outcome = takeSlot(ctx, admission);
-    if (typeof outcome !== "number") outcome = await outcome;
+    if (typeof outcome !== "number") {
+      ctx.clock = 0;
+      outcome = await outcome;
+    }
     const sent = outcome === Outcome.RESPONSE;
     if (sent) {
-      outcome = await sendAttempt(ctx, pool, { attempt, forwardedFor: options.forwardedFor });
+      outcome = prepareAttempt(ctx, attempt, options);
+      if (outcome < 0) {
+        try {
+          outcome = attemptAnswered(ctx, await startExchange(ctx, pool));
+        } catch (err) {
+          outcome = attemptFailed(ctx, err);
+        }
+      }
     }
     if (attempt > 1) admission.releaseRetry();
-    observe(ctx, cluster, outcome, sent);
+    const now = Date.now();
+    if (sent) observe(ctx, cluster, outcome, now);
     const ep = ctx.endpoint;
     if (ep !== undefined && avoidTried) ctx.addTried(ep);
 
@@ -170,8 +193,41 @@ export async function forwardWithRetries(
       (ctx.body === undefined || ctx.body.replayable);
     if (retry && admission.admitRetry() === "overflow") retry = false;
     if (!retry) {
-      if (outcome === Outcome.RESPONSE) await relayResponse(ctx, res);
-      else await replyFailure(ctx, res, outcome);
+      if (outcome !== Outcome.RESPONSE) {
+        await replyFailure(ctx, res, outcome);
+        return;
+      }
+      // Relay the kept response (relayResponse, inline).
+      const up = relayHead(ctx, res, now);
+      const body = up.body;
+      try {
+        for (;;) {
+          let v: Uint8Array | null | undefined;
+          try {
+            v = body.readBuffered();
+            if (v === undefined) v = await body.read();
+          } catch (err) {
+            relayReadFailed(ctx, res, up, err);
+            return;
+          }
+          if (v === null) {
+            await res.end();
+            break;
+          }
+          if (body.done) {
+            await res.end(v);
+            break;
+          }
+          await res.write(v);
+        }
+      } catch {
+        relayWriteFailed(ctx, res, up);
+        return;
+      } finally {
+        ctx.responseBytes = res.bodyBytes;
+        endAttempt(ctx);
+      }
+      up.release();
       return;
     }
     // A retry: drop this attempt's response, back off inside the route timeout, go again.
