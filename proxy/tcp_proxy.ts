@@ -13,15 +13,8 @@
  * @module
  */
 
-import {
-  type ByteConn,
-  type ByteListener,
-  type ConnectOptions,
-  connectTcp,
-  DenoByteConn,
-  writeAll,
-} from "../mesh/http/mod.ts";
-import { pickTcpDestination, SlotWaiter, type TcpRoute } from "../mesh/pipeline/mod.ts";
+import { type ByteConn, type ByteListener, type ConnectOptions, tunnel } from "../mesh/http/mod.ts";
+import { connectUpstream, pickTcpDestination, type TcpRoute } from "../mesh/pipeline/mod.ts";
 
 /** One finished connection, for logs and metrics. */
 export interface TcpConnectionRecord {
@@ -142,48 +135,21 @@ export class TcpProxy {
       record.flag = "NC";
       return;
     }
-    const endpoint = cluster.chooser.pick();
-    if (endpoint === undefined) {
-      record.flag = "UH";
+    const upstream = await connectUpstream(cluster, { connect: this.#options.connect });
+    if (typeof upstream === "string") {
+      record.flag = upstream;
       return;
     }
-    const admission = cluster.admission;
-    const waiter = new SlotWaiter(() => {});
-    const slot = admission.acquireConnection(waiter);
-    if (slot !== "granted") {
-      if (slot === "queued") admission.cancel(waiter);
-      admission.overflows += slot === "queued" ? 1 : 0;
-      record.flag = "UO";
-      return;
-    }
-    endpoint.active++;
+    record.upstream = upstream.endpoint.key;
     try {
-      let up: ByteConn;
-      try {
-        const connect = this.#options.connect ?? connectTcp;
-        up = await connect(endpoint.address, endpoint.port, {
-          timeoutMs: cluster.policy.connectionPool.tcp.connectTimeout,
-        });
-      } catch {
-        record.flag = "UF";
-        cluster.outlier?.report(endpoint, "connect-failure", Date.now());
-        return;
-      }
-      cluster.outlier?.report(endpoint, "connect-success", Date.now());
-      record.upstream = endpoint.key;
-      try {
-        const [received, sent] = await Promise.all([
-          relay(down, up, () => this.#closed),
-          relay(up, down, () => this.#closed),
-        ]);
-        record.receivedBytes = received;
-        record.sentBytes = sent;
-      } finally {
-        up.close();
-      }
+      const [received, sent] = await tunnel(down, upstream.conn, {
+        stopped: () => this.#closed,
+      });
+      record.receivedBytes = received;
+      record.sentBytes = sent;
     } finally {
-      endpoint.active--;
-      admission.releaseConnection();
+      upstream.conn.close();
+      upstream.release();
     }
   }
 
@@ -200,43 +166,5 @@ export class TcpProxy {
     }
     for (const conn of this.#active) conn.close();
     await this.#serving;
-  }
-}
-
-/**
- * Copies `src` to `dst` until `src` ends, then half-closes `dst` (or, where the transport cannot
- * half-close, leaves it for the other direction to finish). A failure on either side closes
- * both, which ends the opposite relay too. Resolves the byte count.
- */
-async function relay(src: ByteConn, dst: ByteConn, stopped: () => boolean): Promise<number> {
-  const buf = new Uint8Array(16384);
-  let total = 0;
-  try {
-    for (;;) {
-      const n = await src.read(buf);
-      if (n === null || n === 0) break;
-      await writeAll(dst, buf.subarray(0, n));
-      total += n;
-    }
-  } catch {
-    src.close();
-    dst.close();
-    return total;
-  }
-  // Where `dst` cannot half-close, the other direction decides when the tunnel ends.
-  if (!stopped()) await closeWrite(dst);
-  return total;
-}
-
-/** Shuts the write side of `conn` where the transport supports it; false when it cannot. */
-async function closeWrite(conn: ByteConn): Promise<boolean> {
-  if (!(conn instanceof DenoByteConn)) return false;
-  const inner = conn.inner as Partial<Deno.TcpConn>;
-  if (typeof inner.closeWrite !== "function") return false;
-  try {
-    await inner.closeWrite();
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -94,3 +94,4 @@ export {
   runPassthroughLoop,
   startPassthrough,
 } from "./passthrough.ts";
+export { tunnel, type TunnelOptions } from "./tunnel.ts";

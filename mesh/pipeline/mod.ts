@@ -37,4 +37,5 @@ export * from "./rewrite.ts";
 export * from "./route.ts";
 export * from "./split.ts";
 export * from "./tcp.ts";
+export * from "./connect.ts";
 export * from "./upstream_pools.ts";

@@ -23,6 +23,7 @@ import {
   ProtocolError,
   type RequestHead,
   type ResponseSink,
+  TargetForm,
 } from "../http/mod.ts";
 import type { RandomSource } from "./balance/mod.ts";
 import { formatSetCookie, hashKey } from "./balance/hash_key.ts";
@@ -33,6 +34,7 @@ import {
   compileSnapshot,
   type RouteDestination,
 } from "./compile.ts";
+import { serveConnect, type ServeConnectOptions } from "./connect.ts";
 import { corsPreflight, corsResponseHeaders } from "./cors.ts";
 import { decideFault, type FaultDecision, NO_FAULT } from "./fault.ts";
 import { FAULT_ABORT_BODY, Flag, LocalReplies } from "./flags.ts";
@@ -280,6 +282,11 @@ class ListenerHandler {
   /** Route selection, CORS preflight and fault injection; the rest follows in `#route`. */
   #serve(ctx: RequestContext, req: IncomingRequest, res: ResponseSink): Promise<void> | undefined {
     const config = this.#pipeline.config;
+    // Only a sidecar's outbound listener is an explicit proxy for TCP; gateways treat CONNECT as
+    // any other request.
+    if (this.#internal && ctx.head.targetForm === TargetForm.AUTHORITY) {
+      return serveConnect(ctx, res, this.#pipeline.connectOptions());
+    }
     const selection = selectRoute(config, ctx, this.#select);
     if (selection.kind !== "route") {
       if (selection.kind === "no-route" || ctx.authority === "") {
@@ -601,6 +608,7 @@ export class Pipeline {
   readonly pools: UpstreamPools;
   readonly #options: PipelineOptions;
   #config: CompiledConfig;
+  #connect: ServeConnectOptions;
   #health: HealthChecker | undefined;
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #sweepPeriod = 0;
@@ -618,6 +626,7 @@ export class Pipeline {
       rootNamespace: options.rootNamespace,
     });
     this.pools = new UpstreamPools({ connect: options.connect });
+    this.#connect = this.#connectOptionsFor(snapshot);
     if (options.healthCheck !== undefined) {
       this.#health = new HealthChecker({ connect: options.connect, ...options.healthCheck });
       this.#health.start(() => this.#config);
@@ -642,9 +651,24 @@ export class Pipeline {
       rootNamespace: this.#options.rootNamespace,
     });
     this.#config = next;
+    this.#connect = this.#connectOptionsFor(snapshot);
     this.pools.reconcile(next);
     this.#scheduleSweeps();
     return next;
+  }
+
+  /** What a sidecar's CONNECT handling needs from the configuration in effect. */
+  connectOptions(): ServeConnectOptions {
+    return this.#connect;
+  }
+
+  #connectOptionsFor(snapshot: Snapshot): ServeConnectOptions {
+    return {
+      config: this.#config,
+      resources: snapshot.resources,
+      domain: snapshot.mesh.domain,
+      connect: this.#options.connect,
+    };
   }
 
   /** A request handler for one listener. */

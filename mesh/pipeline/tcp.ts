@@ -15,7 +15,10 @@
  */
 
 import type { NormalizedOf, NormalizedResource } from "../config/mod.ts";
+import { type ByteConn, type ConnectOptions, connectTcp } from "../http/mod.ts";
+import { SlotWaiter } from "./admission.ts";
 import type { Cluster, CompiledConfig } from "./compile.ts";
+import type { Endpoint } from "./endpoints.ts";
 import { cumulativeWeights, pickWeighted } from "./split.ts";
 
 /** One weighted L4 destination. */
@@ -145,4 +148,67 @@ export function pickTcpDestination(
   options: { random?: () => number } = {},
 ): TcpDestination {
   return pickWeighted(route, options);
+}
+
+/** An upstream connection held for one tunnel; call `release` once the tunnel ends. */
+export interface TcpUpstream {
+  /** The open connection. */
+  readonly conn: ByteConn;
+  /** The endpoint it reaches. */
+  readonly endpoint: Endpoint;
+  /** Frees the connection slot and the endpoint's activity count (does not close `conn`). */
+  release(): void;
+}
+
+/** Why {@linkcode connectUpstream} opened nothing: Envoy's response flag. */
+export type TcpFailure = "UH" | "UO" | "UF";
+
+/** Options of {@linkcode connectUpstream}. */
+export interface ConnectUpstreamOptions {
+  /** Opens the connection; default plain TCP. */
+  connect?: (host: string, port: number, options: ConnectOptions) => Promise<ByteConn>;
+}
+
+/**
+ * Opens one L4 connection to an endpoint of `cluster`: balanced pick (UH when none), a
+ * `tcp.maxConnections` slot (UO when none is free at once), connect within the cluster's
+ * connect timeout (UF; both outcomes are fed to outlier detection).
+ */
+export async function connectUpstream(
+  cluster: Cluster,
+  options: ConnectUpstreamOptions = {},
+): Promise<TcpUpstream | TcpFailure> {
+  const endpoint = cluster.chooser.pick();
+  if (endpoint === undefined) return "UH";
+  const admission = cluster.admission;
+  const waiter = new SlotWaiter(() => {});
+  const slot = admission.acquireConnection(waiter);
+  if (slot !== "granted") {
+    // A tunnel does not wait for a slot; `acquireConnection` counted plain overflows already.
+    if (slot === "queued") {
+      admission.cancel(waiter);
+      admission.overflows++;
+    }
+    return "UO";
+  }
+  endpoint.active++;
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    endpoint.active--;
+    admission.releaseConnection();
+  };
+  try {
+    const connect = options.connect ?? connectTcp;
+    const conn = await connect(endpoint.address, endpoint.port, {
+      timeoutMs: cluster.policy.connectionPool.tcp.connectTimeout,
+    });
+    cluster.outlier?.report(endpoint, "connect-success", Date.now());
+    return { conn, endpoint, release };
+  } catch {
+    release();
+    cluster.outlier?.report(endpoint, "connect-failure", Date.now());
+    return "UF";
+  }
 }
