@@ -399,8 +399,12 @@ export function relayWriteFailed(
  * attempt. A failure mid-body aborts the downstream connection (flag UC/UT, or DC when the
  * downstream went away).
  */
-export async function relayResponse(ctx: RequestContext, res: ResponseSink): Promise<void> {
-  const up = relayHead(ctx, res, Date.now());
+export async function relayResponse(
+  ctx: RequestContext,
+  res: ResponseSink,
+  now = Date.now(),
+): Promise<void> {
+  const up = relayHead(ctx, res, now);
   const body = up.body;
   try {
     for (;;) {

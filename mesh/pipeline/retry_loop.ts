@@ -17,13 +17,10 @@ import {
   attemptAnswered,
   attemptFailed,
   discardResponse,
-  endAttempt,
   Outcome,
   pickTarget,
   prepareAttempt,
-  relayHead,
-  relayReadFailed,
-  relayWriteFailed,
+  relayResponse,
   startExchange,
   takeSlot,
 } from "./forward_attempt.ts";
@@ -197,37 +194,7 @@ export async function forwardWithRetries(
         await replyFailure(ctx, res, outcome);
         return;
       }
-      // Relay the kept response (relayResponse, inline).
-      const up = relayHead(ctx, res, now);
-      const body = up.body;
-      try {
-        for (;;) {
-          let v: Uint8Array | null | undefined;
-          try {
-            v = body.readBuffered();
-            if (v === undefined) v = await body.read();
-          } catch (err) {
-            relayReadFailed(ctx, res, up, err);
-            return;
-          }
-          if (v === null) {
-            await res.end();
-            break;
-          }
-          if (body.done) {
-            await res.end(v);
-            break;
-          }
-          await res.write(v);
-        }
-      } catch {
-        relayWriteFailed(ctx, res, up);
-        return;
-      } finally {
-        ctx.responseBytes = res.bodyBytes;
-        endAttempt(ctx);
-      }
-      up.release();
+      await relayResponse(ctx, res, now);
       return;
     }
     // A retry: drop this attempt's response, back off inside the route timeout, go again.
