@@ -13,6 +13,7 @@ import { Pipeline, type PipelineOptions } from "../mesh/pipeline/mod.ts";
 import { GatewayListeners, type ListenerInfo } from "./gateway_listeners.ts";
 import { planListeners } from "./gateway_plan.ts";
 import type { Readiness } from "./lifecycle.ts";
+import { meshHealthCheck } from "./runtime.ts";
 import type { TcpConnectionRecord } from "./tcp_proxy.ts";
 
 /** Options of {@linkcode GatewayProxy}. */
@@ -23,6 +24,8 @@ export interface GatewayProxyOptions {
   log: (line: string) => void;
   /** Per-request records (metrics, access logs). */
   onRequest?: PipelineOptions["onRequest"];
+  /** Active health checks of sidecar endpoints; default {@linkcode meshHealthCheck}. */
+  healthCheck?: PipelineOptions["healthCheck"];
   /** Per-connection records of L4 listeners. */
   onTcpConnection?: (record: TcpConnectionRecord) => void;
   /** Bind address for servers without `bind`; default `0.0.0.0`. */
@@ -70,7 +73,10 @@ export class GatewayProxy {
     const log = this.#options.log;
     let pipeline = this.#pipeline;
     const config = pipeline === undefined
-      ? (pipeline = new Pipeline(snapshot, { onRequest: this.#options.onRequest })).config
+      ? (pipeline = new Pipeline(snapshot, {
+        onRequest: this.#options.onRequest,
+        healthCheck: this.#options.healthCheck ?? meshHealthCheck(),
+      })).config
       : pipeline.update(snapshot);
     if (this.#pipeline === undefined) {
       this.#pipeline = pipeline;

@@ -25,10 +25,42 @@ import {
 } from "../mesh/discovery/mod.ts";
 import type { Handler } from "../mesh/http/mod.ts";
 import type { ProxyIdentity, Registration, Snapshot } from "../mesh/model/mod.ts";
-import { type HandlerOptions, Pipeline, type PipelineOptions } from "../mesh/pipeline/mod.ts";
+import {
+  type HandlerOptions,
+  HEALTH_CHECK_DEFAULTS,
+  type HealthCheckOptions,
+  Pipeline,
+  type PipelineOptions,
+} from "../mesh/pipeline/mod.ts";
 import type { AdminSource } from "./admin.ts";
 import { Lifecycle, type Readiness } from "./lifecycle.ts";
 import { ProxyMetrics } from "./metrics.ts";
+
+/** Environment variable overriding the active health-check interval (milliseconds; tests). */
+export const HEALTH_CHECK_INTERVAL_ENV = "MESH_HEALTH_CHECK_INTERVAL";
+
+/**
+ * The active health checks sidecars and gateways run: every 5 s (or `MESH_HEALTH_CHECK_INTERVAL`
+ * milliseconds, read from the environment so tests can check faster without a CLI flag), 1 s
+ * timeout, thresholds 2/2, and only against endpoints that are sidecars (instances from the
+ * registry): the peer sidecar answers the probe itself (`proxy/sidecar.ts`), whereas an
+ * external server behind a ServiceEntry or WorkloadEntry would answer 404.
+ */
+export function meshHealthCheck(
+  env: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): HealthCheckOptions {
+  const raw = env(HEALTH_CHECK_INTERVAL_ENV);
+  const interval = raw === undefined ? NaN : Number(raw);
+  return {
+    intervalMs: Number.isInteger(interval) && interval > 0
+      ? interval
+      : HEALTH_CHECK_DEFAULTS.intervalMs,
+    timeoutMs: 1000,
+    unhealthyThreshold: 2,
+    healthyThreshold: 2,
+    only: (endpoint) => endpoint.source === "registry",
+  };
+}
 
 /** Options of {@linkcode ProxyRuntime}. */
 export interface ProxyRuntimeOptions {
@@ -43,7 +75,10 @@ export interface ProxyRuntimeOptions {
   stateDir?: string;
   /** DNS domain (static mode and metrics); default `cluster.local`. */
   domain?: string;
-  /** Pipeline options (the runtime sets `onRequest` for metrics and calls yours after it). */
+  /**
+   * Pipeline options (the runtime sets `onRequest` for metrics and calls yours after it;
+   * `healthCheck` defaults to {@linkcode meshHealthCheck}).
+   */
   pipeline?: PipelineOptions;
   /** Called with every signal a proxy handles (exec mode forwards them to the app). */
   forwardSignal?: (signal: Deno.Signal) => void;
@@ -238,6 +273,7 @@ export class ProxyRuntime implements AdminSource {
       const metrics = this.metrics;
       this.#pipeline = new Pipeline(snapshot, {
         ...this.#options.pipeline,
+        healthCheck: this.#options.pipeline?.healthCheck ?? meshHealthCheck(),
         onRequest: user === undefined ? (r) => metrics.observe(r) : (r) => {
           metrics.observe(r);
           user(r);

@@ -6,7 +6,8 @@
  *   so `x-envoy-*` override headers are honoured.
  * - **Inbound** on `<address or 0.0.0.0>:<inbound-port>`: forwarded to the app at
  *   `<app-host>:<app-port>` over a keep-alive pool; no VirtualService logic (SEMANTICS §2.1);
- *   503 UF when the app does not answer.
+ *   503 UF when the app does not answer. Peers' active health checks (`x-mesh-health-check`)
+ *   are answered by the sidecar itself (see `inboundHandler`).
  * - **Admin** on `127.0.0.1:<admin-port>` (`admin.ts`).
  * - Registers `<address>:<inbound-port>` once the app accepts connections, heartbeats, and
  *   deregisters before draining on SIGTERM/SIGINT. SIGHUP reloads a `--config` file.
@@ -27,9 +28,10 @@ import {
   listenTcp,
 } from "../mesh/http/mod.ts";
 import type { Registration } from "../mesh/model/mod.ts";
+import { HEALTH_CHECK_HEADER } from "../mesh/pipeline/mod.ts";
 import { startAdmin } from "./admin.ts";
 import { checkLocality, checkName, parseLabels, parsePortFlag, proxyIdentity } from "./identity.ts";
-import { drainServers, exitCodeOf, parseDrainTimeout } from "./lifecycle.ts";
+import { drainServers, exitCodeOf, parseDrainTimeout, type Readiness } from "./lifecycle.ts";
 import type { ProxyMetrics } from "./metrics.ts";
 import { ProxyRuntime } from "./runtime.ts";
 
@@ -129,9 +131,34 @@ function listen(flag: string, hostname: string, port: number): ByteListener {
   }
 }
 
-/** The inbound handler: a plain forward to the local app, observed as `reporter="destination"`. */
-function inboundHandler(pool: ConnectionPool, metrics: ProxyMetrics): Handler {
+/** What the inbound handler needs to answer health-check probes itself. */
+interface ProbeTarget {
+  readiness: Readiness;
+  appHost: string;
+  appPort: number;
+}
+
+/** Time the app gets to accept a probe's TCP connection (the checker's timeout is 1 s). */
+const PROBE_CONNECT_MS = 800;
+
+/**
+ * The inbound handler: a plain forward to the local app, observed as `reporter="destination"`.
+ *
+ * A request carrying `x-mesh-health-check` (a peer proxy's active health check) is answered here
+ * and never reaches the app: 503 while this sidecar is not ready or draining, else 200 when the
+ * app accepts a TCP connection within the probe timeout and 503 when it does not (its process is
+ * gone or hung). An app sheds load by failing readiness, i.e. draining its sidecar; asking the
+ * app itself over an application-level probe path is future work.
+ */
+function inboundHandler(pool: ConnectionPool, metrics: ProxyMetrics, probe: ProbeTarget): Handler {
   return async (req, res) => {
+    if (req.head.has(HEALTH_CHECK_HEADER)) {
+      if (!req.body.done) res.keepAlive = false;
+      const ready = probe.readiness.ready;
+      const up = ready && await accepts(probe.appHost, probe.appPort, PROBE_CONNECT_MS);
+      const why = !ready ? probe.readiness.reason() : up ? "ok" : "application not accepting";
+      return res.respond(up ? 200 : 503, ["content-type", "text/plain"], why + "\n");
+    }
     const result = await forward(req, res, { pool, timeoutMs: 0, appendForwardedFor: false });
     metrics.observeInbound({
       status: result.status,
@@ -141,6 +168,29 @@ function inboundHandler(pool: ConnectionPool, metrics: ProxyMetrics): Handler {
       responseBytes: result.responseBytes,
     });
   };
+}
+
+/** Whether `host:port` accepts a TCP connection within `timeoutMs`. */
+async function accepts(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const connecting = Deno.connect({ hostname: host, port });
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), timeoutMs);
+  });
+  try {
+    const conn = await Promise.race([connecting, timeout]);
+    if (conn === undefined) {
+      // Close a connection that completes after the deadline.
+      connecting.then((c) => c.close(), () => {});
+      return false;
+    }
+    conn.close();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Resolves once `host:port` accepts a TCP connection (or `signal` aborts). */
@@ -216,7 +266,13 @@ export async function runSidecar(settings: SidecarSettings, io: CliIo): Promise<
       },
     }),
   );
-  const inbound = new HttpServer(inboundHandler(appPool, runtime.metrics));
+  const inbound = new HttpServer(
+    inboundHandler(appPool, runtime.metrics, {
+      readiness: runtime.readiness,
+      appHost: settings.appHost,
+      appPort: settings.appPort,
+    }),
+  );
   outbound.serve(outboundListener);
   inbound.serve(inboundListener);
   const outboundAddr = `127.0.0.1:${outboundListener.port}`;

@@ -463,6 +463,7 @@ function buildCluster(
         locality: inst.locality ? parseLocality(inst.locality) : undefined,
         weight: inst.weight,
         serviceAccount: inst.serviceAccount,
+        source: inst.source,
       });
     }
   }

@@ -52,6 +52,11 @@ export interface EndpointInit {
   weight?: number;
   /** Service account (identity) of the workload. */
   serviceAccount?: string;
+  /**
+   * Where the snapshot's instance came from (`registry`, `serviceentry`, `workloadentry`); lets
+   * the health checker probe only sidecars, which answer its probes.
+   */
+  source?: string;
 }
 
 /** One upstream endpoint with its runtime state. */
@@ -72,6 +77,8 @@ export class Endpoint {
   readonly weight: number;
   /** Service account, empty when unknown. */
   readonly serviceAccount: string;
+  /** Instance source from the snapshot (`registry` for a sidecar), empty when unknown. */
+  readonly source: string;
   /** Requests in flight to this endpoint (LEAST_REQUEST reads it; the forwarder maintains it). */
   active = 0;
   /** Active health-check state. */
@@ -101,6 +108,7 @@ export class Endpoint {
     const w = Math.floor(init.weight ?? 1);
     this.weight = Number.isFinite(w) && w >= 1 ? w : 1;
     this.serviceAccount = init.serviceAccount ?? "";
+    this.source = init.source ?? "";
   }
 
   /** Healthy (active checks) and not ejected (outlier detection). */

@@ -13,7 +13,11 @@
  * proves them alive), unlike Envoy which waits for a first check. Endpoints are checked once per
  * address whatever the number of clusters (subsets) they belong to; the result applies to all.
  * The default path is `/healthz/ready`, the readiness path an Istio sidecar serves; since an
- * endpoint is the peer's inbound listener, the peer proxy (or, passed through, the app) answers.
+ * endpoint is the peer's inbound listener, the peer proxy answers. Probes carry
+ * `user-agent: mesh-health-check/1` and `x-mesh-health-check: 1` ({@linkcode HEALTH_CHECK_HEADER})
+ * so the peer sidecar tells them from app traffic and answers them itself. {@linkcode HealthCheckOptions.only}
+ * restricts the checks to some endpoints (proxies probe only sidecars: an external server behind
+ * a ServiceEntry would answer 404 and be marked unhealthy).
  *
  * @module
  */
@@ -45,7 +49,12 @@ export interface HealthCheckOptions {
   healthyThreshold?: number;
   /** Opens connections (mTLS adapters, tests); default plain TCP. */
   connect?: (host: string, port: number, options: ConnectOptions) => Promise<ByteConn>;
+  /** Checks only the endpoints this accepts (e.g. sidecars: `source === "registry"`); default all. */
+  only?: (endpoint: Endpoint) => boolean;
 }
+
+/** The request header marking a health-check probe (value `1`); sidecars answer it themselves. */
+export const HEALTH_CHECK_HEADER = "x-mesh-health-check";
 
 /** Defaults of {@linkcode HealthCheckOptions}. */
 export const HEALTH_CHECK_DEFAULTS = Object.freeze({
@@ -56,7 +65,9 @@ export const HEALTH_CHECK_DEFAULTS = Object.freeze({
   healthyThreshold: 2,
 });
 
-type Settings = Required<Omit<HealthCheckOptions, "connect">> & Pick<HealthCheckOptions, "connect">;
+type Settings =
+  & Required<Omit<HealthCheckOptions, "connect" | "only">>
+  & Pick<HealthCheckOptions, "connect" | "only">;
 
 interface Member {
   set: EndpointSet;
@@ -82,7 +93,7 @@ class Target {
       connect: options.connect,
     });
     this.head = serializeRequestHead("GET", options.path, {
-      headers: ["host", host, "user-agent", "mesh-health-check", "x-envoy-health-check", "true"],
+      headers: ["host", host, "user-agent", "mesh-health-check/1", HEALTH_CHECK_HEADER, "1"],
     });
   }
 }
@@ -120,6 +131,7 @@ export class HealthChecker {
         options.healthyThreshold ?? HEALTH_CHECK_DEFAULTS.healthyThreshold,
       ),
       connect: options.connect,
+      only: options.only,
     };
   }
 
@@ -164,10 +176,12 @@ export class HealthChecker {
 
   #sync(clusters: readonly Cluster[]): void {
     const seen = new Set<string>();
+    const only = this.options.only;
     for (const t of this.#targets.values()) t.members = [];
     for (const cluster of clusters) {
       if (cluster.notFound || cluster.passthrough) continue;
       for (const endpoint of cluster.endpoints.endpoints) {
+        if (only !== undefined && !only(endpoint)) continue;
         let target = this.#targets.get(endpoint.key);
         if (target === undefined) {
           target = new Target(endpoint, cluster.host, this.options);

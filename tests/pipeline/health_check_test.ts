@@ -53,3 +53,43 @@ Deno.test("non-200 fails at once; failures need the threshold; successes bring i
     await a.close();
   }
 });
+
+Deno.test("only: endpoints it rejects are never probed; probes carry the mesh marker", async () => {
+  // A sidecar stand-in that records the probe's headers.
+  let probe: Headers | undefined;
+  const ac = new AbortController();
+  const sidecar = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", signal: ac.signal, onListen() {} },
+    (req) => {
+      probe = req.headers;
+      return new Response("ok");
+    },
+  );
+  const external = startUpstream("ext", { healthStatus: 404 });
+  const config = compileSnapshot(
+    makeSnapshot("", [
+      instance("svc", sidecar.addr.port),
+      instance("svc", external, {}, { source: "serviceentry" }),
+    ]),
+  );
+  const cluster = config.clusterFor("svc.default.svc.cluster.local", "", 80);
+  const checker = new HealthChecker({
+    timeoutMs: 2000,
+    only: (endpoint) => endpoint.source === "registry",
+  });
+  try {
+    await checker.runOnce(config);
+    await checker.runOnce(config);
+    assert.equal(external.healthChecks, 0, "a ServiceEntry endpoint is not probed");
+    assert.equal(cluster.endpoints.get(`127.0.0.1:${external.port}`)!.health, "healthy");
+    assert.deepEqual(checker.status().map((s) => s.address), [`127.0.0.1:${sidecar.addr.port}`]);
+    assert.equal(checker.status()[0].checks, 2);
+    assert.equal(probe?.get("x-mesh-health-check"), "1");
+    assert.equal(probe?.get("user-agent"), "mesh-health-check/1");
+  } finally {
+    checker.close();
+    ac.abort();
+    await sidecar.finished;
+    await external.close();
+  }
+});
