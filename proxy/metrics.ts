@@ -117,10 +117,18 @@ export class ProxyMetrics {
 
   /** Records one request the pipeline finished (client side: `reporter="source"`). */
   observe(record: RequestRecord): void {
-    const endpoint = (record as { endpoint?: Endpoint }).endpoint;
+    const endpoint = record.endpoint;
     const flags = formatFlags(record.flags);
     const cluster = record.cluster;
-    const target = cluster.startsWith("outbound|") ? endpoint?.key ?? "" : record.authority;
+    // Series are keyed by what the configuration bounds: the endpoint of a known cluster, the
+    // requested host only for pass-through traffic (the sidecar's own app chose it). A request
+    // that reached no cluster (NR, REGISTRY_ONLY, a gateway's unknown host) is "unknown": an
+    // outside client's random Host headers must not grow the series map.
+    const target = cluster.startsWith("outbound|")
+      ? endpoint?.key ?? ""
+      : cluster === ""
+      ? ""
+      : record.authority;
     const key = `s|${cluster}|${target}|${record.status}|${flags}`;
     let series = this.#byKey.get(key);
     if (series === undefined) {
@@ -180,7 +188,7 @@ export class ProxyMetrics {
       const parts = host.split(".");
       serviceName = parts[0];
       if (parts.length >= 3 && parts[2] === "svc") serviceNamespace = parts[1];
-    } else if (record.authority !== "") {
+    } else if (cluster !== "" && record.authority !== "") {
       host = hostOf(record.authority);
       serviceName = host;
     }

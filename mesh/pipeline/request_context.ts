@@ -42,6 +42,8 @@ export interface RequestRecord {
   readonly cluster: string;
   /** `address:port` of the last attempt's endpoint, `""` when none. */
   readonly upstreamHost: string;
+  /** The last attempt's endpoint (labels, locality for telemetry), undefined when none. */
+  readonly endpoint: Endpoint | undefined;
   /** Route name (`%ROUTE_NAME%`), `""` when none. */
   readonly routeName: string;
   /** `ns/name` of the VirtualService that routed it, `""` when none. */

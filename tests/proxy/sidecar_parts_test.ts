@@ -146,3 +146,23 @@ Deno.test("metrics render istio_requests_total and duration histograms per serie
   assert.match(text, /istio_requests_total\{reporter="destination",[^}]*destination_app="client"/);
   assert.match(text, /istio_request_duration_milliseconds_bucket\{[^}]*le="10"\} 2/);
 });
+
+Deno.test("metrics: requests that reached no cluster share one series whatever their Host", () => {
+  const id = proxyIdentity({ mode: "gateway", name: "edge", namespace: "default" });
+  const metrics = new ProxyMetrics(id);
+  for (let i = 0; i < 50; i++) {
+    metrics.observe({
+      flags: Flag.NR,
+      status: 404,
+      duration: 1,
+      requestBytes: 0,
+      responseBytes: 0,
+      cluster: "",
+      authority: `random-${i}.example.com`,
+      endpoint: undefined,
+    } as unknown as RequestRecord);
+  }
+  const series = metrics.render().split("\n").filter((l) => l.startsWith("istio_requests_total{"));
+  assert.equal(series.length, 1, series.join("\n"));
+  assert.match(series[0], /destination_service="unknown",.*response_flags="NR",.*\} 50$/);
+});
