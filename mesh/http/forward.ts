@@ -20,6 +20,7 @@ import {
   UpstreamError,
 } from "./errors.ts";
 import { writeForwardRequestHead, writeRelayResponseHead } from "./headers.ts";
+import type { BodyReader } from "./body.ts";
 import type { ConnectionPool } from "./pool.ts";
 import { Framing } from "./request_parser.ts";
 import type { IncomingRequest, ResponseSink } from "./server.ts";
@@ -158,42 +159,61 @@ export async function forward(
     add: options.addResponseHeaders,
   });
   res.commitHead(uh.status, framing, uh.contentLength);
-  const body = up.body;
+  const relayed = await relayBody(up.body, res);
+  result.responseBytes = res.bodyBytes;
+  if (relayed.relay !== "done") {
+    result.flag = relayed.relay === "write-failed"
+      ? ResponseFlag.DC
+      : classifyUpstreamError(relayed.error, up.timedOut).flag;
+    up.abort();
+    res.abort();
+    return result;
+  }
+  up.release();
+  return result;
+}
+
+/** {@link relayBody} sent the whole body. */
+export const RELAY_DONE = Object.freeze({ relay: "done" as const });
+/** {@link relayBody} could not write downstream (the client went away). */
+export const RELAY_WRITE_FAILED = Object.freeze({ relay: "write-failed" as const });
+/** {@link relayBody} could not read the upstream body; `error` says why. */
+export interface RelayReadFailure {
+  relay: "read-failed";
+  error: unknown;
+}
+/** How {@link relayBody} ended. */
+export type RelayOutcome = typeof RELAY_DONE | typeof RELAY_WRITE_FAILED | RelayReadFailure;
+
+/**
+ * Copies an upstream response body to the downstream sink (whose head is committed or
+ * pending); the last piece goes out with the terminator — and a still-pending head — in one
+ * write. Aborting on failure is the caller's, since flags differ by caller; the success path
+ * allocates nothing.
+ */
+export async function relayBody(body: BodyReader, res: ResponseSink): Promise<RelayOutcome> {
   try {
     for (;;) {
       let v: Uint8Array | null | undefined;
       try {
         v = body.readBuffered();
         if (v === undefined) v = await body.read();
-      } catch (err) {
-        result.flag = classifyUpstreamError(err, up.timedOut).flag;
-        up.abort();
-        res.abort();
-        result.responseBytes = res.bodyBytes;
-        return result;
+      } catch (error) {
+        return { relay: "read-failed", error };
       }
       if (v === null) {
         await res.end();
-        break;
+        return RELAY_DONE;
       }
       if (body.done) {
-        // last piece: head (if still pending), body and terminator go out in one write
         await res.end(v);
-        break;
+        return RELAY_DONE;
       }
       await res.write(v);
     }
   } catch {
-    // downstream write failed
-    result.flag = ResponseFlag.DC;
-    up.abort();
-    res.abort();
-    result.responseBytes = res.bodyBytes;
-    return result;
+    return RELAY_WRITE_FAILED;
   }
-  result.responseBytes = res.bodyBytes;
-  up.release();
-  return result;
 }
 
 async function tunnel(

@@ -85,6 +85,11 @@ export {
   type ForwardOptions,
   type ForwardResult,
   pump,
+  RELAY_DONE,
+  RELAY_WRITE_FAILED,
+  relayBody,
+  type RelayOutcome,
+  type RelayReadFailure,
   sendLocalReply,
 } from "./forward.ts";
 export {

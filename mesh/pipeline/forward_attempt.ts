@@ -22,6 +22,7 @@ import {
   EMPTY_BODY,
   exchange,
   Framing,
+  relayBody,
   type ResponseSink,
   UpstreamError,
   type UpstreamResponse,
@@ -405,35 +406,12 @@ export async function relayResponse(
   now = Date.now(),
 ): Promise<void> {
   const up = relayHead(ctx, res, now);
-  const body = up.body;
-  try {
-    for (;;) {
-      let v: Uint8Array | null | undefined;
-      try {
-        v = body.readBuffered();
-        if (v === undefined) v = await body.read();
-      } catch (err) {
-        relayReadFailed(ctx, res, up, err);
-        return;
-      }
-      if (v === null) {
-        await res.end();
-        break;
-      }
-      if (body.done) {
-        await res.end(v);
-        break;
-      }
-      await res.write(v);
-    }
-  } catch {
-    relayWriteFailed(ctx, res, up);
-    return;
-  } finally {
-    ctx.responseBytes = res.bodyBytes;
-    endAttempt(ctx);
-  }
-  up.release();
+  const relayed = await relayBody(up.body, res);
+  if (relayed.relay === "write-failed") relayWriteFailed(ctx, res, up);
+  else if (relayed.relay === "read-failed") relayReadFailed(ctx, res, up, relayed.error);
+  ctx.responseBytes = res.bodyBytes;
+  endAttempt(ctx);
+  if (relayed.relay === "done") up.release();
 }
 
 /**
